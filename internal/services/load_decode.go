@@ -37,6 +37,15 @@ func parseTOML(file string, data []byte) (map[string]any, *posIndex, []error) {
 	return m, newPosIndex(string(data)), nil
 }
 
+// sorted returns the errors in file order.
+func (d *decoder) sorted() []error {
+	sort.SliceStable(d.errs, func(i, j int) bool {
+		a, b := d.errs[i].(*PosError), d.errs[j].(*PosError)
+		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+	})
+	return d.errs
+}
+
 func (d *decoder) errorf(p pos, format string, args ...any) {
 	if p.Line < 1 {
 		p = pos{1, 1}

@@ -69,5 +69,5 @@ func LoadGlobal(path string, data []byte) (Global, []error) {
 			d.unknownKey(p, globalKeys)
 		}
 	}
-	return g, d.errs
+	return g, d.sorted()
 }

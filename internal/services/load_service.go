@@ -59,7 +59,7 @@ func defaultSpec(name, file string) *Spec {
 		RestartDelay: 100 * time.Millisecond, RestartMax: 30 * time.Second, RestartReset: 10 * time.Second,
 		StartLimit: StartLimit{Burst: 5, Interval: 10 * time.Second},
 		StopSignal: syscall.SIGTERM, StopTimeout: 10 * time.Second, ReloadSignal: syscall.SIGHUP,
-		Stdout:     Output{Kind: OutputConsole}, Stderr: Output{Kind: OutputConsole},
+		Stdout: Output{Kind: OutputConsole}, Stderr: Output{Kind: OutputConsole},
 		LogMaxSize: 1 << 20, LogKeep: 3, Enabled: true,
 	}
 }
@@ -84,7 +84,7 @@ func LoadService(path string, data []byte, lookup Lookup) (*Spec, []error) {
 	}
 	sd := &serviceDecoder{decoder: d, s: s, m: m, lookup: lookup}
 	sd.decode()
-	return s, d.errs
+	return s, d.sorted()
 }
 
 type serviceDecoder struct {

@@ -1,8 +1,25 @@
 // Command vinit is a minimal PID 1 for virtual servers and containers.
+//
+//	vinit [--config DIR] [flags]          supervisor mode
+//	vinit [flags] -- CMD [ARGS...]        single-command mode (like tini)
+//	vinit status|start|stop|restart|reload|log|reboot|halt|poweroff [NAME]
+//
+// Invoked as reboot, halt, poweroff, shutdown, vreboot or vhalt it is that
+// command. See docs/vinit.md.
 package main
 
-import "os"
+import (
+	"os"
+
+	"github.com/vserver-go/vserver/internal/pid1"
+)
 
 func main() {
-	os.Exit(0)
+	// A trampoline (vinit's own helper between fork and exec) is not an init:
+	// it applies its settings and becomes the real command.
+	if pid1.Trampoline() {
+		return
+	}
+	sigs := pid1.CatchSignals() // before anything else: see DESIGN §3.3
+	os.Exit(run(os.Args, sigs))
 }

@@ -1,0 +1,149 @@
+package pid1
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+
+	"github.com/vserver-go/vserver/internal/hooks"
+	"golang.org/x/sys/unix"
+)
+
+// loop is the one goroutine that owns PID-1 state: the process table, the
+// reaper, and what to do on each signal. Other goroutines (stages, control
+// connections, log readers) never touch that state; they send closures on
+// calls, which the loop runs in order.
+type loop struct {
+	sigs  *Signals
+	calls chan func()
+	log   *console
+	pid1  bool // PID 1 of our namespace: kill(-1) is ours to use
+
+	procs        map[int]*child
+	noChildren   bool
+	emptyWaiters []chan struct{}
+	orphans      uint64 // reaped processes nobody registered
+
+	onSignal func(unix.Signal) // mode-specific; runs on the loop
+	exit     *int              // set to end the loop with that status
+}
+
+type child struct {
+	proc   *os.Process
+	onExit func(unix.WaitStatus)
+}
+
+func newLoop(sigs *Signals, log *console) *loop {
+	return &loop{
+		sigs:  sigs,
+		calls: make(chan func(), 64),
+		log:   log,
+		pid1:  os.Getpid() == 1,
+		procs: map[int]*child{},
+	}
+}
+
+// run serves events until something sets l.exit.
+func (l *loop) run() int {
+	for l.exit == nil {
+		select {
+		case <-l.sigs.Child:
+			l.reap()
+		case s := <-l.sigs.Others:
+			if sig, ok := s.(unix.Signal); ok && l.onSignal != nil {
+				l.onSignal(sig)
+			}
+		case f := <-l.calls:
+			f()
+		}
+	}
+	return *l.exit
+}
+
+// do runs f on the loop and waits for it. Never call it from the loop.
+func (l *loop) do(f func()) {
+	done := make(chan struct{})
+	l.calls <- func() { f(); close(done) }
+	<-done
+}
+
+// reap collects every child that has exited: SIGCHLDs coalesce, so one
+// notification may stand for many deaths (catatonit #4). Registered
+// processes get their onExit; the rest are orphans that were reparented to
+// us, and are only counted.
+func (l *loop) reap() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ECHILD):
+			l.noChildren = true
+			for _, w := range l.emptyWaiters {
+				close(w)
+			}
+			l.emptyWaiters = nil
+			return
+		case err != nil || pid <= 0:
+			return
+		}
+		c, ok := l.procs[pid]
+		if !ok {
+			l.orphans++
+			continue
+		}
+		delete(l.procs, pid)
+		_ = c.proc.Release()
+		if c.onExit != nil {
+			c.onExit(ws)
+		}
+	}
+}
+
+// spawn starts cmd and registers it, on the loop, so the reaper can never
+// see it exit before it is known.
+func (l *loop) spawn(cmd *exec.Cmd, onExit func(unix.WaitStatus)) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	l.noChildren = false
+	l.procs[cmd.Process.Pid] = &child{proc: cmd.Process, onExit: onExit}
+	return nil
+}
+
+// Start implements hooks.Starter for goroutines other than the loop.
+func (l *loop) Start(cmd *exec.Cmd) (<-chan hooks.ExitStatus, error) {
+	ch := make(chan hooks.ExitStatus, 1)
+	var err error
+	l.do(func() {
+		err = l.spawn(cmd, func(ws unix.WaitStatus) { ch <- hooks.StatusFromWait(ws) })
+	})
+	return ch, err
+}
+
+// whenEmpty returns a channel closed once we have no children left.
+func (l *loop) whenEmpty() <-chan struct{} {
+	ch := make(chan struct{})
+	l.do(func() {
+		l.reap()
+		if l.noChildren {
+			close(ch)
+			return
+		}
+		l.emptyWaiters = append(l.emptyWaiters, ch)
+	})
+	return ch
+}
+
+// killAll sends sig to every process we are responsible for: all of our PID
+// namespace when we are its init, else our descendants.
+func (l *loop) killAll(sig unix.Signal) {
+	if l.pid1 {
+		_ = unix.Kill(-1, sig)
+		return
+	}
+	for _, p := range descendants(os.Getpid()) {
+		_ = unix.Kill(p, sig)
+	}
+}

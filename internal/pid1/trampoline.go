@@ -1,0 +1,84 @@
+package pid1
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// trampolineEnv carries execSettings from vinit to its re-executed copy,
+// which applies them in the new process and then executes the real command.
+// Go cannot run code between fork and exec, and some settings need exactly
+// that: LISTEN_PID must be the child's own pid; umask, rlimits and
+// no_new_privs must not change vinit itself.
+const trampolineEnv = "_VINIT_EXEC"
+
+type execSettings struct {
+	ListenPID  bool              `json:"listen_pid,omitempty"`
+	Umask      *int              `json:"umask,omitempty"`
+	Rlimits    map[int][2]uint64 `json:"rlimits,omitempty"`
+	NoNewPrivs bool              `json:"nnp,omitempty"`
+}
+
+// trampolineCommand rewrites cmd to start through vinit's own binary.
+func trampolineCommand(cmd *exec.Cmd, s execSettings) (*exec.Cmd, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Env = append(cmd.Env, trampolineEnv+"="+string(b))
+	cmd.Path = "/proc/self/exe"
+	return cmd, nil
+}
+
+// Trampoline runs when vinit was started as a trampoline: it applies the
+// settings, executes the command, and never returns. Otherwise it returns
+// false at once. Call it first in main.
+func Trampoline() bool {
+	raw, ok := os.LookupEnv(trampolineEnv)
+	if !ok {
+		return false
+	}
+	os.Unsetenv(trampolineEnv)
+	var s execSettings
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		fmt.Fprintf(os.Stderr, "vinit: exec helper: bad settings: %v\n", err)
+		os.Exit(126)
+	}
+	if s.ListenPID {
+		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+	}
+	if s.Umask != nil {
+		unix.Umask(*s.Umask)
+	}
+	for res, v := range s.Rlimits {
+		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: v[0], Max: v[1]}); err != nil {
+			fmt.Fprintf(os.Stderr, "vinit: exec %s: setrlimit %d: %v\n", os.Args[0], res, err)
+			os.Exit(126)
+		}
+	}
+	if s.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "vinit: exec %s: no_new_privs: %v\n", os.Args[0], err)
+			os.Exit(126)
+		}
+	}
+	path, err := exec.LookPath(os.Args[0])
+	if err != nil && !errors.Is(err, exec.ErrDot) {
+		fmt.Fprintf(os.Stderr, "vinit: exec %s: not found\n", os.Args[0])
+		os.Exit(127)
+	}
+	err = syscall.Exec(path, os.Args, os.Environ())
+	fmt.Fprintf(os.Stderr, "vinit: exec %s: %v\n", path, err)
+	if errors.Is(err, unix.ENOENT) {
+		os.Exit(127)
+	}
+	os.Exit(126)
+	return true
+}

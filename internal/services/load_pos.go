@@ -148,7 +148,11 @@ func (s *posScanner) scan() {
 			if !ok {
 				return
 			}
-			table = s.resolveTable(keys)
+			if double { // the last key is the array itself, not its last element
+				table = append(s.resolveTable(keys[:len(keys)-1]), keys[len(keys)-1])
+			} else {
+				table = s.resolveTable(keys)
+			}
 			if double {
 				k := pathKey(table)
 				n, seen := s.aot[k]

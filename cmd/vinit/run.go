@@ -57,7 +57,7 @@ func initMode(args []string, sigs *pid1.Signals) int {
 	verbose := fs.Bool("v", false, "log more")
 	grace := fs.Duration("grace", 2*time.Second, "grace for processes left when the command exits")
 	controlPath := fs.String("control", "", "control socket (supervisor mode default: "+control.DefaultSocket+")")
-	rebootPath := fs.String("reboot-socket", "", "2003 vreboot socket (default /dev/reboot as PID 1 of a container)")
+	rebootPath := fs.String("reboot-socket", "", "2003 vreboot socket, or none (default /dev/reboot as PID 1 with a private /dev)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "budget for the whole shutdown")
 	hookTimeout := fs.Duration("hook-timeout", 30*time.Second, "timeout of each hook")
 	rewrite := map[unix.Signal]unix.Signal{}
@@ -109,7 +109,7 @@ func initMode(args []string, sigs *pid1.Signals) int {
 		ctl = control.DefaultSocket
 	}
 	rb := *rebootPath
-	if rb == "" && os.Getpid() == 1 {
+	if rb == "" && pid1.OwnsDev() {
 		rb = "/dev/reboot"
 	}
 	if rb == "none" {

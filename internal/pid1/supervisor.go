@@ -253,9 +253,26 @@ func (sv *supervisor) shutdown(action string) {
 		sv.log.Printf("shutdown: %v", err)
 	}
 	sv.l.do(func() { sv.l.reap() })
-	unix.Sync()
+	syncWithin(deadline)
 	code := sv.final(action)
 	sv.l.do(func() { sv.l.exit = &code })
+}
+
+// syncWithin flushes file systems, waiting no longer than the deadline in a
+// container (sync can take seconds on a busy host, and ending a PID
+// namespace needs no sync) but at least 5 s on a real machine, which is
+// about to lose what is not written.
+func syncWithin(deadline time.Time) {
+	done := make(chan struct{})
+	go func() { unix.Sync(); close(done) }()
+	wait := time.Until(deadline)
+	if inInitialPIDNS() {
+		wait = max(wait, 5*time.Second)
+	}
+	select {
+	case <-done:
+	case <-time.After(max(wait, 10*time.Millisecond)):
+	}
 }
 
 func (sv *supervisor) hurried() bool {

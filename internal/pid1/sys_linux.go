@@ -244,3 +244,14 @@ func peerUID(f interface {
 	}
 	return uid, serr
 }
+
+// OwnsDev reports whether /dev is ours to add to: we are PID 1 and /dev is a
+// tmpfs (a guest's or container's private /dev), not the host's devtmpfs we
+// would share when merely started in a new PID namespace.
+func OwnsDev() bool {
+	if os.Getpid() != 1 {
+		return false
+	}
+	var fs unix.Statfs_t
+	return unix.Statfs("/dev", &fs) == nil && fs.Type == unix.TMPFS_MAGIC
+}

@@ -22,8 +22,16 @@ type decoder struct {
 
 // parseTOML parses data; a syntax error comes back as one PosError.
 func parseTOML(file string, data []byte) (map[string]any, *posIndex, []error) {
+	src := string(data)
+	// Drop a byte-order mark as the TOML library does, so columns on line 1
+	// agree with its syntax errors (and with what an editor shows).
+	if strings.HasPrefix(src, "\xff\xfe") || strings.HasPrefix(src, "\xfe\xff") {
+		src = src[2:]
+	} else {
+		src = strings.TrimPrefix(src, "\xef\xbb\xbf")
+	}
 	m := map[string]any{}
-	if _, err := toml.Decode(string(data), &m); err != nil {
+	if _, err := toml.Decode(src, &m); err != nil {
 		e := &PosError{File: file, Line: 1, Col: 1, Msg: err.Error()}
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
@@ -34,7 +42,7 @@ func parseTOML(file string, data []byte) (map[string]any, *posIndex, []error) {
 		}
 		return nil, nil, []error{e}
 	}
-	return m, newPosIndex(string(data)), nil
+	return m, newPosIndex(src), nil
 }
 
 // sorted returns the errors in file order.

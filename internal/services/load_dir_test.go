@@ -20,15 +20,15 @@ func TestLoadDirMissingIsEmpty(t *testing.T) {
 
 func TestLoadDirBadFileDoesNotStopOthers(t *testing.T) {
 	dir := writeDir(t, map[string]string{
-		"vinit.toml":            "log_keep = 9\nlog_max_size = 100\n",
-		"services/good.toml":    "command = \"/bin/good\"\n",
-		"services/own.toml":     "command = \"/bin/own\"\nlog_keep = 1\n",
-		"services/bad.toml":     "command = \"/bin/bad\"\nrestrat = \"always\"\n",
-		"services/broken.toml":  "command = \n",
-		"services/web.toml":     "command = \"/bin/web\"\nafter = [\"good\"]\nrequires = [\n  \"good\",\n  \"bad\",\n]\n",
-		"services/front.toml":   "command = \"/bin/front\"\nrequires = [\"web\"]\n",
-		"services/README":       "not a service",
-		"services/.hidden.toml": "garbage = = =",
+		"vinit.toml":               "log_keep = 9\nlog_max_size = 100\n",
+		"services/good.toml":       "command = \"/bin/good\"\n",
+		"services/own.toml":        "command = \"/bin/own\"\nlog_keep = 1\n",
+		"services/bad.toml":        "command = \"/bin/bad\"\nrestrat = \"always\"\n",
+		"services/broken.toml":     "command = \n",
+		"services/web.toml":        "command = \"/bin/web\"\nafter = [\"good\"]\nrequires = [\n  \"good\",\n  \"bad\",\n]\n",
+		"services/front.toml":      "command = \"/bin/front\"\nrequires = [\"web\"]\n",
+		"services/README":          "not a service",
+		"services/.hidden.toml":    "garbage = = =",
 		"services/x.toml.dpkg-old": "garbage = = =",
 	})
 	if err := os.Mkdir(filepath.Join(dir, "services", "sub.toml"), 0o755); err != nil {

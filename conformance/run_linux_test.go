@@ -518,3 +518,21 @@ func (b *lockedBuffer) String() string {
 }
 
 func unixSignalName(s syscall.Signal) string { return unix.SignalName(s) }
+
+// nsPidOf returns the pid that hostPid has in its own (innermost) namespace.
+func nsPidOf(t *testing.T, hostPid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", hostPid))
+	if err != nil {
+		t.Fatalf("read the status of pid %d: %v", hostPid, err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "NSpid:"); ok {
+			f := strings.Fields(rest)
+			n, _ := strconv.Atoi(f[len(f)-1])
+			return n
+		}
+	}
+	t.Fatalf("no NSpid line in the status of pid %d", hostPid)
+	return 0
+}

@@ -281,3 +281,15 @@ func readInt(p string) (int64, error) {
 	}
 	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 }
+
+// ControllerWhere says where controller c would be used for a guest:
+// "cgroup2", "v1" or "" (nowhere).
+func ControllerWhere(c string) string {
+	if unifiedHas(c) {
+		return "cgroup2"
+	}
+	if v1Mount(c) != "" {
+		return "v1"
+	}
+	return ""
+}

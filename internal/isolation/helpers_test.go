@@ -126,6 +126,27 @@ type guestRun struct {
 // test ends.
 func runGuest(t *testing.T, spec *Spec) (*guestRun, error) {
 	t.Helper()
+	g, err := startGuest(t, spec)
+	if err != nil {
+		return nil, err
+	}
+	r, err := g.wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, nil
+}
+
+// runningGuest is a started guest whose output is being collected.
+type runningGuest struct {
+	proc       *os.Process
+	outR, errR *os.File
+}
+
+// startGuest starts spec with stdout and stderr on pipes; it must run on the
+// test's goroutine. The guest is killed when the test ends.
+func startGuest(t *testing.T, spec *Spec) (*runningGuest, error) {
+	t.Helper()
 	if spec.CgroupFD == 0 {
 		_, f := testCgroup(t)
 		spec.CgroupFD = int(f.Fd())
@@ -134,12 +155,11 @@ func runGuest(t *testing.T, spec *Spec) (*guestRun, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer outR.Close()
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer errR.Close()
+	t.Cleanup(func() { outR.Close(); errR.Close() })
 	spec.Stdio = [3]*os.File{nil, outW, errW}
 	proc, err := Start(spec)
 	outW.Close()
@@ -148,21 +168,27 @@ func runGuest(t *testing.T, spec *Spec) (*guestRun, error) {
 		return nil, err
 	}
 	t.Cleanup(func() { _ = proc.Kill(); _, _ = proc.Wait() })
+	return &runningGuest{proc: proc, outR: outR, errR: errR}, nil
+}
+
+// wait collects the guest's output until its PID 1 ends, or kills it at
+// the deadline. It may run on any goroutine.
+func (g *runningGuest) wait() (*guestRun, error) {
 	deadline := time.Now().Add(guestTimeout)
-	_ = outR.SetReadDeadline(deadline)
-	_ = errR.SetReadDeadline(deadline)
+	_ = g.outR.SetReadDeadline(deadline)
+	_ = g.errR.SetReadDeadline(deadline)
 	var stderr bytes.Buffer
 	done := make(chan struct{})
-	go func() { _, _ = io.Copy(&stderr, errR); close(done) }()
-	stdout, rerr := io.ReadAll(outR)
+	go func() { _, _ = io.Copy(&stderr, g.errR); close(done) }()
+	stdout, rerr := io.ReadAll(g.outR)
 	<-done
 	if rerr != nil {
-		_ = proc.Kill()
-		t.Fatalf("guest did not finish within %v: %v; stderr: %s", guestTimeout, rerr, stderr.String())
+		_ = g.proc.Kill()
+		return nil, fmt.Errorf("guest did not finish within %v: %w; stderr: %s", guestTimeout, rerr, stderr.String())
 	}
-	st, err := proc.Wait()
+	st, err := g.proc.Wait()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	return &guestRun{Stdout: string(stdout), Stderr: stderr.String(), State: st}, nil
 }

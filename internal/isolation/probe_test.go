@@ -44,6 +44,7 @@ type observation struct {
 	NofileSoft, NofileHard     uint64
 	Nice                       int
 	Mountinfo                  string
+	NetDevs                    []string
 	EscapeMarker, EscapeResult string
 }
 
@@ -190,6 +191,13 @@ func probe() int {
 	o.NofileSoft, o.NofileHard = rl.Cur, rl.Max
 	prio, _ := unix.Getpriority(unix.PRIO_PROCESS, 0)
 	o.Nice = 20 - prio // the raw syscall returns 20-nice
+	if nd, err := os.ReadFile("/proc/self/net/dev"); err == nil {
+		for _, l := range strings.Split(string(nd), "\n")[2:] {
+			if name, _, ok := strings.Cut(strings.TrimSpace(l), ":"); ok {
+				o.NetDevs = append(o.NetDevs, name)
+			}
+		}
+	}
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
 	o.Mountinfo = string(mi)
 

@@ -1,7 +1,6 @@
 package pid1
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -190,21 +189,6 @@ func inForeground(fd int) bool {
 // terminal, from the fd types; used to decide what Ctrl-C means.
 func consoleIsTerminal() bool { return isTerminal(0) || isTerminal(1) }
 
-// statusLine reads a "Key:\tvalue" line of /proc/self/status.
-func statusLine(key string) string {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), key+":"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
 
 func setCloexec(fd int)   { unix.CloseOnExec(fd) }
 func clearCloexec(fd int) { _, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0) }

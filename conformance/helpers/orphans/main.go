@@ -3,7 +3,8 @@
 // staggered), and waits until the init has reaped every one of them.
 //
 // It prints "ready" before it starts (with -wait-start it then reads a line
-// from stdin), "reaped N in DURATION" after each round that was reaped, and
+// from stdin), "reaped N in DURATION" after each round that was reaped,
+// "done" at the end (then with -wait-end it reads a line before it exits), and
 // "timeout: K processes left" (exit 1) when the init does not reap them in
 // time. Only processes other than itself, its parent and PID 1 are counted, so
 // it must run as the init's direct child inside the test's PID namespace.
@@ -60,6 +61,7 @@ func main() {
 			fmt.Printf("reaped %d in %v\n", *n, time.Since(start).Round(time.Microsecond))
 		}
 	}
+	fmt.Println("done")
 	if *waitEnd {
 		in.ReadString('\n')
 	}

@@ -11,13 +11,14 @@ package main
 import (
 	"os"
 
+	"github.com/vserver-go/vserver/internal/launch"
 	"github.com/vserver-go/vserver/internal/pid1"
 )
 
 func main() {
 	// A trampoline (vinit's own helper between fork and exec) is not an init:
 	// it applies its settings and becomes the real command.
-	if pid1.Trampoline() {
+	if launch.Trampoline() {
 		return
 	}
 	sigs := pid1.CatchSignals() // before anything else: see DESIGN §3.3

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"time"
 
 	"github.com/vserver-go/vserver/internal/hooks"
 	"golang.org/x/sys/unix"
@@ -29,7 +30,7 @@ type loop struct {
 }
 
 type child struct {
-	proc   *os.Process
+	proc   *os.Process // nil for adopted pids (a forking daemon's main process)
 	onExit func(unix.WaitStatus)
 }
 
@@ -94,7 +95,9 @@ func (l *loop) reap() {
 			continue
 		}
 		delete(l.procs, pid)
-		_ = c.proc.Release()
+		if c.proc != nil {
+			_ = c.proc.Release()
+		}
 		if c.onExit != nil {
 			c.onExit(ws)
 		}
@@ -110,6 +113,58 @@ func (l *loop) spawn(cmd *exec.Cmd, onExit func(unix.WaitStatus)) error {
 	l.noChildren = false
 	l.procs[cmd.Process.Pid] = &child{proc: cmd.Process, onExit: onExit}
 	return nil
+}
+
+// Spawn starts cmd and calls onExit on the loop when it has been reaped.
+// It must be called on the loop.
+func (l *loop) Spawn(cmd *exec.Cmd, onExit func(unix.WaitStatus)) error {
+	return l.spawn(cmd, onExit)
+}
+
+// Adopt watches pid, which is not (yet) our child: a daemon that forked
+// away from the process we started, and that is reparented to us (we are
+// PID 1 or a subreaper) once its parent is gone. If it is already gone, it
+// was reaped as an orphan: onExit gets a zero status right away. Must be
+// called on the loop.
+func (l *loop) Adopt(pid int, onExit func(unix.WaitStatus)) {
+	if err := unix.Kill(pid, 0); err != nil && errors.Is(err, unix.ESRCH) {
+		onExit(0)
+		return
+	}
+	l.procs[pid] = &child{onExit: onExit}
+}
+
+// Forget stops watching pid without signalling it.
+func (l *loop) Forget(pid int) {
+	if c, ok := l.procs[pid]; ok {
+		if c.proc != nil {
+			_ = c.proc.Release()
+		}
+		delete(l.procs, pid)
+	}
+}
+
+// Post runs f on the loop soon. Safe from any goroutine, the loop included.
+func (l *loop) Post(f func()) {
+	select {
+	case l.calls <- f:
+	default:
+		go func() { l.calls <- f }()
+	}
+}
+
+// After runs f on the loop after d, unless the returned stop is called
+// first (on the loop).
+func (l *loop) After(d time.Duration, f func()) (stop func()) {
+	stopped := false
+	t := time.AfterFunc(d, func() {
+		l.Post(func() {
+			if !stopped {
+				f()
+			}
+		})
+	})
+	return func() { stopped = true; t.Stop() }
 }
 
 // Start implements hooks.Starter for goroutines other than the loop.

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vserver-go/vserver/internal/launch"
 	"golang.org/x/sys/unix"
 )
 
@@ -162,7 +163,7 @@ func mainCommand(argv []string, st *startState) (*exec.Cmd, error) {
 		// LISTEN_PID must name CMD, which exists only after the fork: the
 		// trampoline sets it in the child and then executes CMD.
 		cmd.ExtraFiles = st.listen
-		return trampolineCommand(cmd, execSettings{ListenPID: true})
+		return launch.Wrap(cmd, launch.Settings{ListenPID: true})
 	}
 	if !strings.Contains(argv[0], "/") {
 		p, err := lookPath(argv[0])

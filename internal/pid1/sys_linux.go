@@ -189,7 +189,6 @@ func inForeground(fd int) bool {
 // terminal, from the fd types; used to decide what Ctrl-C means.
 func consoleIsTerminal() bool { return isTerminal(0) || isTerminal(1) }
 
-
 func setCloexec(fd int)   { unix.CloseOnExec(fd) }
 func clearCloexec(fd int) { _, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0) }
 

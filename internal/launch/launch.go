@@ -1,4 +1,7 @@
-package pid1
+// Package launch starts programs with settings Go cannot apply between fork
+// and exec: vinit re-executes itself as a short-lived trampoline that
+// applies them in the new process and then executes the real command.
+package launch
 
 import (
 	"encoding/json"
@@ -12,22 +15,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// trampolineEnv carries execSettings from vinit to its re-executed copy,
-// which applies them in the new process and then executes the real command.
-// Go cannot run code between fork and exec, and some settings need exactly
-// that: LISTEN_PID must be the child's own pid; umask, rlimits and
-// no_new_privs must not change vinit itself.
+// trampolineEnv carries Settings from vinit to its re-executed copy. Some
+// settings need code between fork and exec: LISTEN_PID must be the child's
+// own pid; umask, rlimits and no_new_privs must not change vinit itself.
 const trampolineEnv = "_VINIT_EXEC"
 
-type execSettings struct {
+// Settings are applied in the new process before the command runs.
+type Settings struct {
 	ListenPID  bool              `json:"listen_pid,omitempty"`
 	Umask      *int              `json:"umask,omitempty"`
 	Rlimits    map[int][2]uint64 `json:"rlimits,omitempty"`
 	NoNewPrivs bool              `json:"nnp,omitempty"`
 }
 
-// trampolineCommand rewrites cmd to start through vinit's own binary.
-func trampolineCommand(cmd *exec.Cmd, s execSettings) (*exec.Cmd, error) {
+// Needed reports whether s needs the trampoline at all.
+func (s Settings) Needed() bool {
+	return s.ListenPID || s.Umask != nil || len(s.Rlimits) > 0 || s.NoNewPrivs
+}
+
+// Wrap rewrites cmd (Path, Args, Env set) to start through vinit's own
+// binary, which applies s and then executes the command.
+func Wrap(cmd *exec.Cmd, s Settings) (*exec.Cmd, error) {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return nil, err
@@ -46,7 +54,7 @@ func Trampoline() bool {
 		return false
 	}
 	os.Unsetenv(trampolineEnv)
-	var s execSettings
+	var s Settings
 	if err := json.Unmarshal([]byte(raw), &s); err != nil {
 		fmt.Fprintf(os.Stderr, "vinit: exec helper: bad settings: %v\n", err)
 		os.Exit(126)

@@ -87,6 +87,10 @@ type posScanner struct {
 	aot map[string]int // array-of-tables path → index of its last element
 }
 
+// maxPathDepth bounds the paths recorded: no service key is nested deeper,
+// and copying ever longer paths would make absurd nesting quadratic.
+const maxPathDepth = 16
+
 func (s *posScanner) peek(k int) byte {
 	if s.i+k < len(s.src) {
 		return s.src[s.i+k]
@@ -115,6 +119,9 @@ func (s *posScanner) skipSpace(nl bool) {
 }
 
 func (s *posScanner) record(path []string, key, val int) {
+	if len(path) > maxPathDepth {
+		return
+	}
 	e := posEntry{}
 	if key >= 0 {
 		e.key = s.ix.at(key)
@@ -208,7 +215,10 @@ func (s *posScanner) keyValue(prefix []string) bool {
 	s.i++
 	s.skipSpace(false)
 	path := append(append([]string{}, prefix...), keys...)
-	for n := 1; n < len(keys); n++ { // dotted key: each part is a table
+	if len(prefix) > maxPathDepth {
+		path = prefix
+	}
+	for n := 1; n < len(keys) && len(prefix)+n <= maxPathDepth; n++ { // dotted key: each part is a table
 		p := append(append([]string{}, prefix...), keys[:n]...)
 		if _, seen := s.ix.entries[pathKey(p)]; !seen {
 			s.record(p, offs[n-1], offs[n-1])
@@ -275,7 +285,10 @@ func (s *posScanner) value(path []string) bool {
 				s.i++
 				return true
 			}
-			p := append(append([]string{}, path...), elem(n))
+			p := path
+			if len(path) <= maxPathDepth {
+				p = append(append([]string{}, path...), elem(n))
+			}
 			s.record(p, s.i, s.i)
 			if !s.value(p) {
 				return false

@@ -296,3 +296,34 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestDocsCoverEveryKey keeps docs/services.md and docs/vinit.toml.md in step
+// with the keys the loader accepts.
+func TestDocsCoverEveryKey(t *testing.T) {
+	check := func(doc string, keys ...[]string) {
+		data, err := os.ReadFile(filepath.Join("..", "..", "docs", doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, list := range keys {
+			for _, k := range list {
+				if !strings.Contains(string(data), "`"+k+"`") && !strings.Contains(string(data), "`"+k+" ") {
+					t.Errorf("docs/%s does not document %q", doc, k)
+				}
+			}
+		}
+	}
+	var rl []string
+	for n := range rlimitNames {
+		rl = append(rl, n)
+	}
+	sortStrings(rl)
+	check("services.md", serviceKeys, readyKeys, startLimitKeys)
+	data, _ := os.ReadFile(filepath.Join("..", "..", "docs", "services.md"))
+	for _, n := range rl {
+		if !strings.Contains(string(data), " "+n+" ") && !strings.Contains(string(data), "`"+n+" ") && !strings.Contains(string(data), " "+n+"`") {
+			t.Errorf("docs/services.md does not list rlimit %q", n)
+		}
+	}
+	check("vinit.toml.md", globalKeys)
+}

@@ -180,7 +180,7 @@ func start(t *testing.T, cfg runConfig) *run {
 		}
 	})
 	if cfg.notPID1 {
-		r.initPid = r.waitChild(r.nsPid, 5*time.Second)
+		r.initPid = r.waitInit(5 * time.Second)
 	}
 	return r
 }
@@ -329,23 +329,20 @@ func (r *run) waitOutput(s string, timeout time.Duration) {
 	})
 }
 
-// waitChild waits until pid has a child and returns the first.
-func (r *run) waitChild(pid int, timeout time.Duration) int {
+// waitInit waits until the stub's child runs the init binary and returns it.
+func (r *run) waitInit(timeout time.Duration) int {
 	r.t.Helper()
-	var child int
-	waitFor(r.t, timeout, fmt.Sprintf("a child of pid %d", pid), func() bool {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-		if err != nil {
-			return false
+	var pid int
+	waitFor(r.t, timeout, "the stub's child to exec the init", func() bool {
+		for _, p := range descendants(r.nsPid) {
+			if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pid)); p.ppid == r.nsPid && exe == initBin {
+				pid = p.pid
+				return true
+			}
 		}
-		f := strings.Fields(string(b))
-		if len(f) == 0 {
-			return false
-		}
-		child, _ = strconv.Atoi(f[0])
-		return true
-	})
-	return child
+		return false
+	}, func() string { return fmt.Sprint(r.procs()) })
+	return pid
 }
 
 // procs returns the namespace's processes other than its PID 1, seen from the
@@ -365,12 +362,18 @@ func (r *run) initChildren() []proc {
 	return out
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// waitFor polls cond until it is true and fails the test at the timeout,
+// with what the optional describe functions say about the state then.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, describe ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			var state []string
+			for _, d := range describe {
+				state = append(state, d())
+			}
+			t.Fatalf("timed out after %v waiting for %s %s", timeout, what, strings.Join(state, "; "))
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

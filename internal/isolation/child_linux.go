@@ -58,11 +58,6 @@ func setupAndExec(base int) error {
 	if err := resetLoginuid(); err != nil {
 		return fmt.Errorf("reset audit login id: %w", err)
 	}
-	// The cgroup namespace was created before CLONE_INTO_CGROUP moved us;
-	// a fresh one is rooted at the guest's own cgroup.
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		return fmt.Errorf("create cgroup namespace: %w", os.NewSyscallError("unshare", err))
-	}
 	// Neither direction of propagation: the guest's mounts never reach
 	// the host, and later host mounts never appear in the guest.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {

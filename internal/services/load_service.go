@@ -662,12 +662,18 @@ func (d *serviceDecoder) listen(p []string, v any) {
 	if !ok {
 		return
 	}
+	seen := map[Listen]int{}
 	for i, l := range list {
 		ln, err := parseListen(l)
 		if err != nil {
 			d.valErr(sub(p, elem(i)), "%v", err)
 			continue
 		}
+		if j, dup := seen[ln]; dup {
+			d.valErr(sub(p, elem(i)), "%q is already listen[%d]", l, j)
+			continue
+		}
+		seen[ln] = i
 		ln.Name = d.s.Name
 		d.s.Listen = append(d.s.Listen, ln)
 	}

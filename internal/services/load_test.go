@@ -302,6 +302,8 @@ func TestLoadServiceErrors(t *testing.T) {
 			[]string{`2:11: listen[0]: invalid listen address "tcp:localhost:80": "localhost" is not an IP address`}},
 		{"listen relative unix", "command = \"x\"\nlisten = [\"unix:x.sock\"]",
 			[]string{`2:11: listen[0]: invalid listen address "unix:x.sock": "x.sock" is not an absolute path or @abstract name`}},
+		{"listen duplicate", "command = \"x\"\nlisten = [\"tcp:127.0.0.1:80\", \"udp:127.0.0.1:80\", \"tcp:127.0.0.1:80\"]",
+			[]string{`2:51: listen[2]: "tcp:127.0.0.1:80" is already listen[0]`}},
 		{"listen_names length", "command = \"x\"\nlisten = [\"tcp::80\"]\nlisten_names = [\"a\", \"b\"]",
 			[]string{`3:16: listen_names: has 2 names for 1 listen sockets`}},
 		{"depends on itself", "command = \"x\"\nrequires = [\"web\"]",

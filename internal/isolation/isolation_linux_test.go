@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -416,5 +417,98 @@ echo host-mount-visible=$(grep -c ' /data/m ' /proc/self/mountinfo)`
 	}
 	if want := "guest-mounted\nhost-mount-visible=0\n"; r.r.Stdout != want {
 		t.Errorf("guest said %q; want %q (stderr %q)", r.r.Stdout, want, r.r.Stderr)
+	}
+}
+
+// openPty returns a pty master and its slave's path.
+func openPty(t *testing.T) (*os.File, string) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, fmt.Sprintf("/dev/pts/%d", n)
+}
+
+// TestConsoleIsHostPty: the guest's /dev/console is the pty slave the
+// launcher handed over; what the guest writes there arrives at the master.
+func TestConsoleIsHostPty(t *testing.T) {
+	needRoot(t)
+	master, slave := openPty(t)
+	var st unix.Stat_t
+	if err := unix.Stat(slave, &st); err != nil {
+		t.Fatal(err)
+	}
+	r, err := runGuest(t, &Spec{Name: "console", Root: makeRoot(t), InitPath: "/bin/busybox",
+		InitArgs: []string{"sh", "-c", "echo hello-from-guest > /dev/console; stat -c %t:%T /dev/console"}, ConsolePath: slave})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%x:%x\n", unix.Major(st.Rdev), unix.Minor(st.Rdev)); r.Stdout != want {
+		t.Errorf("guest /dev/console is %q; want the pty %q", r.Stdout, want)
+	}
+	_ = master.SetReadDeadline(time.Now().Add(guestTimeout))
+	buf := make([]byte, 64)
+	n, err := master.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "hello-from-guest") {
+		t.Errorf("pty master read %q, %v", buf[:n], err)
+	}
+}
+
+// TestPdeathsig: the guest's PID 1 gets Pdeathsig when the thread that
+// started it ends (a monitor that dies takes its guest along).
+func TestPdeathsig(t *testing.T) {
+	needRoot(t)
+	root := makeRoot(t)
+	_, cg := testCgroup(t)
+	started := make(chan *os.Process, 1)
+	failed := make(chan error, 1)
+	startHere := func() {
+		runtime.LockOSThread() // never unlocked: the runtime ends the thread with this goroutine
+		p, err := Start(&Spec{Name: "pdeath", Root: root, InitPath: "/bin/busybox", InitArgs: []string{"sleep", "60"},
+			CgroupFD: int(cg.Fd()), Pdeathsig: unix.SIGKILL})
+		if err != nil {
+			failed <- err
+			return
+		}
+		started <- p
+	}
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() != unix.Getpid() {
+			startHere()
+			return
+		}
+		// The runtime never ends the main thread: hold it, so that
+		// the starting goroutine gets another one.
+		done := make(chan struct{})
+		go func() { startHere(); close(done) }()
+		<-done
+		runtime.UnlockOSThread()
+	}()
+	var p *os.Process
+	select {
+	case err := <-failed:
+		t.Fatal(err)
+	case p = <-started:
+	}
+	t.Cleanup(func() { _ = p.Kill() })
+	waited := make(chan *os.ProcessState, 1)
+	go func() { st, _ := p.Wait(); waited <- st }()
+	select {
+	case st := <-waited:
+		if ws, ok := st.Sys().(syscall.WaitStatus); !ok || ws.Signal() != unix.SIGKILL {
+			t.Errorf("guest ended with %v; want killed by SIGKILL", st)
+		}
+	case <-time.After(guestTimeout):
+		t.Fatal("guest still running after the starting thread ended")
 	}
 }

@@ -512,3 +512,28 @@ func TestPdeathsig(t *testing.T) {
 		t.Fatal("guest still running after the starting thread ended")
 	}
 }
+
+// TestDeviceNodesInGuestFilesAreDead: a device node that exists in the
+// guest's own files (and in an admin's bind mount) cannot be opened; only
+// the launcher's /dev works.
+func TestDeviceNodesInGuestFilesAreDead(t *testing.T) {
+	needRoot(t)
+	root := makeRoot(t)
+	shared := t.TempDir()
+	for _, p := range []string{filepath.Join(root, "root/planted-null"), filepath.Join(shared, "planted-null")} {
+		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := `for f in /root/planted-null /data/planted-null /dev/null; do
+  if echo x > $f; then echo $f=open; else echo $f=refused; fi
+done 2>/dev/null`
+	r, err := runGuest(t, &Spec{Name: "nodev", Root: root, InitPath: "/bin/busybox", InitArgs: []string{"sh", "-c", script},
+		Caps: DefaultCaps(), Mounts: []Mount{{Source: shared, Target: "/data"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "/root/planted-null=refused\n/data/planted-null=refused\n/dev/null=open\n"; r.Stdout != want {
+		t.Errorf("guest said %q; want %q", r.Stdout, want)
+	}
+}

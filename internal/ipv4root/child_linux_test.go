@@ -1,0 +1,225 @@
+package ipv4root
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The test binary doubles as the process inside a guest cgroup: with
+// IPV4ROOT_TEST_CHILD set, TestMain runs one of these instead of the tests.
+//
+//	sockets: read commands from stdin, one per line, answer "ok ..." or
+//	         "err ERRNO" per line (raw syscalls: no Go net magic)
+//	bindfile FILE PROTO ADDR: bind a socket, listen (tcp), write
+//	         "pid addr" to FILE, then sleep until killed (a daemon)
+//	attach CGROUP PINDIR: Attach polA, say "attached", sleep until killed
+//	exit N:  exit with status N
+const childEnv = "IPV4ROOT_TEST_CHILD"
+
+func childMain() {
+	args := strings.Fields(os.Getenv(childEnv))
+	switch args[0] {
+	case "sockets":
+		socketsChild()
+	case "bindfile":
+		fd, err := newSocket(args[2])
+		if err == nil {
+			err = doBind(fd, args[2], args[3])
+		}
+		if err == nil && strings.HasPrefix(args[2], "tcp") {
+			err = unix.Listen(fd, 16)
+		}
+		out := "err"
+		if err == nil {
+			out = sockname(fd, unix.Getsockname)
+		}
+		if werr := os.WriteFile(args[1]+".tmp", fmt.Appendf(nil, "%d %s", os.Getpid(), out), 0o644); werr != nil {
+			os.Exit(2)
+		}
+		os.Rename(args[1]+".tmp", args[1])
+		select {}
+	case "attach":
+		a, err := Attach(args[1], args[2], polA)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		_ = a
+		fmt.Println("attached")
+		select {}
+	case "exit":
+		n, _ := strconv.Atoi(args[1])
+		os.Exit(n)
+	}
+	os.Exit(3)
+}
+
+func socketsChild() {
+	socks := map[int]int{} // handle -> fd
+	next := 0
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		f := strings.Fields(in.Text())
+		if len(f) == 0 {
+			continue
+		}
+		fdOf := func(i int) int {
+			n, _ := strconv.Atoi(f[i])
+			return socks[n]
+		}
+		var res string
+		var err error
+		switch f[0] {
+		case "socket":
+			var fd int
+			fd, err = newSocket(f[1])
+			if err == nil {
+				socks[next] = fd
+				res = strconv.Itoa(next)
+				next++
+			}
+		case "v6only":
+			v, _ := strconv.Atoi(f[2])
+			err = unix.SetsockoptInt(fdOf(1), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v)
+		case "bind":
+			err = doBind(fdOf(1), "", f[2])
+		case "listen":
+			err = unix.Listen(fdOf(1), 16)
+		case "name":
+			res = sockname(fdOf(1), unix.Getsockname)
+		case "peer":
+			res = sockname(fdOf(1), unix.Getpeername)
+		case "connect":
+			var sa unix.Sockaddr
+			sa, err = sockaddr(fdOf(1), f[2])
+			if err == nil {
+				err = unix.Connect(fdOf(1), sa)
+			}
+		case "accept":
+			var nfd int
+			nfd, _, err = unix.Accept(fdOf(1))
+			if err == nil {
+				socks[next] = nfd
+				res = fmt.Sprintf("%d %s", next, sockname(nfd, unix.Getpeername))
+				next++
+			}
+		case "serve":
+			// Answer every connection with the text, in the background.
+			fd, text := fdOf(1), f[2]
+			go func() {
+				for {
+					c, _, err := unix.Accept(fd)
+					if err != nil {
+						return
+					}
+					unix.Write(c, []byte(text))
+					unix.Close(c)
+				}
+			}()
+		case "read":
+			buf := make([]byte, 256)
+			var n int
+			n, err = unix.Read(fdOf(1), buf)
+			res = string(buf[:max(n, 0)])
+		case "sendto":
+			var sa unix.Sockaddr
+			sa, err = sockaddr(fdOf(1), f[2])
+			if err == nil {
+				err = unix.Sendto(fdOf(1), []byte(f[3]), 0, sa)
+			}
+		case "recvfrom":
+			buf := make([]byte, 256)
+			var n int
+			var from unix.Sockaddr
+			n, from, err = unix.Recvfrom(fdOf(1), buf, 0)
+			if err == nil {
+				res = addrString(from) + " " + string(buf[:n])
+			}
+		case "setuid":
+			n, _ := strconv.Atoi(f[1])
+			err = syscall.Setresuid(n, n, n)
+		case "close":
+			err = unix.Close(fdOf(1))
+		default:
+			err = errors.New("unknown command")
+		}
+		if err != nil {
+			var en unix.Errno
+			if errors.As(err, &en) {
+				fmt.Printf("err %s\n", unix.ErrnoName(en))
+			} else {
+				fmt.Printf("err %v\n", err)
+			}
+			continue
+		}
+		fmt.Printf("ok %s\n", res)
+	}
+	os.Exit(0)
+}
+
+func newSocket(proto string) (int, error) {
+	dom, typ := unix.AF_INET, unix.SOCK_STREAM
+	if strings.HasSuffix(proto, "6") {
+		dom = unix.AF_INET6
+	}
+	if strings.HasPrefix(proto, "udp") {
+		typ = unix.SOCK_DGRAM
+	}
+	fd, err := unix.Socket(dom, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5})
+	return fd, nil
+}
+
+func doBind(fd int, _ string, addr string) error {
+	sa, err := sockaddr(fd, addr)
+	if err != nil {
+		return err
+	}
+	return unix.Bind(fd, sa)
+}
+
+// sockaddr makes the right sockaddr for fd's family from "IP:port".
+func sockaddr(fd int, s string) (unix.Sockaddr, error) {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return nil, err
+	}
+	dom, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil {
+		return nil, err
+	}
+	if dom == unix.AF_INET {
+		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().Unmap().As4()}, nil
+	}
+	return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}, nil
+}
+
+func sockname(fd int, get func(int) (unix.Sockaddr, error)) string {
+	sa, err := get(fd)
+	if err != nil {
+		return "error"
+	}
+	return addrString(sa)
+}
+
+func addrString(sa unix.Sockaddr) string {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)).String()
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)).String()
+	}
+	return "?"
+}

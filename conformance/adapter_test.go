@@ -3,6 +3,7 @@ package conformance
 import (
 	"fmt"
 	"strconv"
+	"syscall"
 )
 
 // signalMode says where the init should forward signals.
@@ -31,13 +32,21 @@ type adapter struct {
 	// cleansUp: after the child exits the init terminates what is left of
 	// the child's processes (vinit's --grace) before it exits.
 	cleansUp bool
-	argv     func(o options) ([]string, error)
+	// notForwarded are signals the init documents it does not forward, with
+	// the reason; B1 does not send them.
+	notForwarded map[syscall.Signal]string
+	argv         func(o options) ([]string, error)
 }
 
 var adapters = map[string]*adapter{
 	"vinit": {
 		kind:     "vinit",
 		cleansUp: true,
+		notForwarded: map[syscall.Signal]string{
+			// DESIGN §3.3: a Go PID 1 cannot tell a sent SIGURG from the
+			// runtime's own preemption signals.
+			syscall.SIGURG: "SIGURG is the Go runtime's (DESIGN.md §3.3)",
+		},
 		argv: func(o options) ([]string, error) {
 			var a []string
 			if o.mode == modeGroup {
@@ -110,8 +119,3 @@ var adapters = map[string]*adapter{
 }
 
 func pair(p [2]int) string { return fmt.Sprintf("%d:%d", p[0], p[1]) }
-
-// groupSignalled reports whether signals reach the whole group under mode.
-func (a *adapter) groupSignalled(m signalMode) bool {
-	return m == modeGroup || (m == modeDefault && a.groupDefault)
-}

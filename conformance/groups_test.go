@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"fmt"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,11 +28,11 @@ func TestD1GroupSignal(t *testing.T) {
 				return false
 			})
 			r.signal(syscall.SIGUSR1)
-			r.expectLine("10", 5*time.Second)
 			if mode == modeGroup {
 				r.expectExit(0, 10*time.Second)
 				return
 			}
+			r.expectLine("10", 5*time.Second)
 			// The child has the signal; the sleep would have had it in the
 			// same kill(2). Give a wrongly signalled sleep time to die.
 			deadline := time.Now().Add(300 * time.Millisecond)
@@ -70,19 +69,30 @@ func TestD2Survivors(t *testing.T) {
 			}, func() string { return fmt.Sprintf("init %d, namespace %v", r.initPid, r.procs()) })
 			r.signal(syscall.SIGTERM)
 			r.expectExit(143, 10*time.Second)
-			var left []string
-			for _, p := range r.procs() {
-				if p.state != 'Z' {
-					left = append(left, p.String())
-				}
-			}
 			want := 0
 			if mode == modeChild && !initKind.cleansUp {
 				want = 4
 			}
-			if len(left) != want {
-				t.Errorf("%d processes survived the init, want %d: %s", len(left), want, strings.Join(left, " "))
+			// Signalled processes may still be on their way out: wait until
+			// exactly the expected ones are left, asleep (not dying).
+			alive := func() []proc {
+				var left []proc
+				for _, p := range r.procs() {
+					if p.state != 'Z' {
+						left = append(left, p)
+					}
+				}
+				return left
 			}
+			waitFor(t, 3*time.Second, fmt.Sprintf("%d survivors", want), func() bool {
+				left := alive()
+				for _, p := range left {
+					if p.state != 'S' {
+						return false
+					}
+				}
+				return len(left) == want
+			}, func() string { return fmt.Sprintf("left: %v", alive()) })
 		})
 	}
 }

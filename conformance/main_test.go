@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -15,7 +14,8 @@ var (
 	initBin   string // absolute path of the init under test
 	initKind  *adapter
 	helperDir string // the built helper programs
-	setupErr  error  // why the privileged tests cannot run (nil: they can)
+	skipWhy   string // why the suite cannot run here ("" = it can)
+	setupErr  error  // the suite should run but could not be set up
 )
 
 func TestMain(m *testing.M) {
@@ -35,7 +35,7 @@ func setupAndRun(m *testing.M) int {
 	// Helpers and inits are run inside the namespaces by path.
 	os.Chmod(tmp, 0o755)
 	setupErr = setup(tmp)
-	if setupErr == nil {
+	if setupErr == nil && skipWhy == "" {
 		fmt.Fprintf(os.Stderr, "conformance: init %s (%s)\n", initBin, initKind.kind)
 	}
 	return m.Run()
@@ -43,11 +43,12 @@ func setupAndRun(m *testing.M) int {
 
 func setup(tmp string) error {
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("not root: the suite needs CLONE_NEWPID and mounts")
+		skipWhy = "not root: the suite needs CLONE_NEWPID and mounts"
+		return nil
 	}
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return fmt.Errorf("the helpers are built with go: %w", err)
 	}
 	helperDir = filepath.Join(tmp, "helpers")
 	if err := goBuild(gobin, helperDir+"/", "./helpers/..."); err != nil {
@@ -102,11 +103,15 @@ func kindFromName(base string) string {
 	return base
 }
 
-// need skips the test when the suite cannot run here.
+// need skips the test when the suite cannot run here and fails it when the
+// suite could not be set up.
 func need(t *testing.T) {
 	t.Helper()
+	if skipWhy != "" {
+		t.Skip(skipWhy)
+	}
 	if setupErr != nil {
-		t.Skip(setupErr)
+		t.Fatalf("conformance setup: %v", setupErr)
 	}
 }
 

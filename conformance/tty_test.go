@@ -97,4 +97,3 @@ func TestE5JobControlSignals(t *testing.T) {
 		})
 	}
 }
-

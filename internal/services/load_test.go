@@ -43,11 +43,11 @@ func (l fakeLookup) Group(n string) (int, error) {
 	return g, nil
 }
 
-const f = "/etc/vinit/services/web.toml"
+const webFile = "/etc/vinit/services/web.toml"
 
 func load(t *testing.T, src string) *Spec {
 	t.Helper()
-	s, errs := LoadService(f, []byte(src), testLookup)
+	s, errs := LoadService(webFile, []byte(src), testLookup)
 	for _, e := range errs {
 		t.Errorf("unexpected error: %v", e)
 	}
@@ -57,7 +57,7 @@ func load(t *testing.T, src string) *Spec {
 func TestLoadServiceDefaults(t *testing.T) {
 	s := load(t, `command = "/bin/true"`)
 	want := &Spec{
-		Name: "web", File: f, Command: []string{"/bin/true"}, Type: TypeSimple,
+		Name: "web", File: webFile, Command: []string{"/bin/true"}, Type: TypeSimple,
 		UID: -1, GID: -1, WorkDir: "/",
 		Ready:        Ready{Timeout: 30 * time.Second, Interval: 50 * time.Millisecond},
 		NotifyAccess: NotifyMain, Restart: RestartOnFailure, SuccessExit: []int{0},
@@ -331,14 +331,14 @@ func TestLoadServiceErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, errs := LoadService(f, []byte(tt.src), testLookup)
+			_, errs := LoadService(webFile, []byte(tt.src), testLookup)
 			var got []string
 			for _, e := range errs {
 				got = append(got, e.Error())
 			}
 			var want []string
 			for _, w := range tt.want {
-				want = append(want, f+":"+w)
+				want = append(want, webFile+":"+w)
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("errors:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))

@@ -172,6 +172,12 @@ func bindRoot(root string) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	// nodev: device nodes in the guest's files (an image's /dev/sda, or
+	// one made before) are dead; the only live ones are in the fresh /dev.
+	if err := setAttrs(tree, unix.MOUNT_ATTR_NODEV, true); err != nil {
+		unix.Close(tree)
+		return -1, err
+	}
 	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, root, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		unix.Close(tree)
 		return -1, os.NewSyscallError("move_mount", err)
@@ -179,17 +185,20 @@ func bindRoot(root string) (int, error) {
 	return tree, nil
 }
 
-// bindInto binds the host path m.Source onto m.Target, resolved in the root.
+// bindInto binds the host path m.Source onto m.Target, resolved in the
+// root; nodev like the root, read-only on the whole tree when asked.
 func bindInto(rootFD int, m Mount, dir bool) error {
 	tree, err := cloneTree(unix.AT_FDCWD, m.Source, true)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(tree)
+	attrs := uint64(unix.MOUNT_ATTR_NODEV)
 	if m.ReadOnly {
-		if err := setAttrs(tree, unix.MOUNT_ATTR_RDONLY, true); err != nil {
-			return err
-		}
+		attrs |= unix.MOUNT_ATTR_RDONLY
+	}
+	if err := setAttrs(tree, attrs, true); err != nil {
+		return err
 	}
 	target, err := targetIn(rootFD, m.Target, dir)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 func sortStrings(s []string) { sort.Strings(s) }
 
-func specs(deps map[string][]string) map[string]*Spec {
+func specsAfter(deps map[string][]string) map[string]*Spec {
 	out := map[string]*Spec{}
 	for n, after := range deps {
 		out[n] = &Spec{Name: n, After: after}
@@ -34,7 +34,7 @@ func TestStartOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := StartOrder(specs(tt.deps))
+			got, err := StartOrder(specsAfter(tt.deps))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestStartOrderCycle(t *testing.T) {
 		{map[string][]string{"a": {"b", "c"}, "b": {"c"}, "c": {"a"}}, "dependency cycle: a -> c -> a"},
 	}
 	for _, tt := range tests {
-		_, err := StartOrder(specs(tt.deps))
+		_, err := StartOrder(specsAfter(tt.deps))
 		if err == nil || err.Error() != tt.want {
 			t.Errorf("%v: got %v, want %q", tt.deps, err, tt.want)
 		}
@@ -79,7 +79,7 @@ func TestStartOrderLevelsRespectAfter(t *testing.T) {
 		}
 		deps[n] = after
 	}
-	levels, err := StartOrder(specs(deps))
+	levels, err := StartOrder(specsAfter(deps))
 	if err != nil {
 		t.Fatal(err)
 	}

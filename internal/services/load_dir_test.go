@@ -44,10 +44,10 @@ func TestLoadDirBadFileDoesNotStopOthers(t *testing.T) {
 	if got := errStrings(dir, cfg.Errors); !reflect.DeepEqual(got, wantErrs) {
 		t.Errorf("errors:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(wantErrs, "\n     "))
 	}
-	if got := keys(cfg.Services); !reflect.DeepEqual(got, []string{"good", "own"}) {
+	if got := mapKeys(cfg.Services); !reflect.DeepEqual(got, []string{"good", "own"}) {
 		t.Errorf("services = %v", got)
 	}
-	if got := keys(cfg.Failed); !reflect.DeepEqual(got, []string{"bad", "broken", "front", "web"}) {
+	if got := mapKeys(cfg.Failed); !reflect.DeepEqual(got, []string{"bad", "broken", "front", "web"}) {
 		t.Errorf("failed = %v", got)
 	}
 	if !strings.Contains(cfg.Failed["web"].Error(), `requires: service "bad" cannot run`) {
@@ -82,7 +82,7 @@ func TestLoadDirDependencies(t *testing.T) {
 	if got := errStrings(dir, cfg.Errors); !reflect.DeepEqual(got, wantErrs) {
 		t.Errorf("errors:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(wantErrs, "\n     "))
 	}
-	if got := keys(cfg.Services); !reflect.DeepEqual(got, []string{"a", "d", "off"}) {
+	if got := mapKeys(cfg.Services); !reflect.DeepEqual(got, []string{"a", "d", "off"}) {
 		t.Errorf("services = %v (an unknown after only orders; it must not fail a)", got)
 	}
 	if got := cfg.Services["a"].After; len(got) != 0 {
@@ -113,7 +113,7 @@ func TestLoadDirCycles(t *testing.T) {
 	if got := errStrings(dir, cfg.Errors); !reflect.DeepEqual(got, wantErrs) {
 		t.Errorf("errors:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(wantErrs, "\n     "))
 	}
-	if got := keys(cfg.Services); !reflect.DeepEqual(got, []string{"zz"}) {
+	if got := mapKeys(cfg.Services); !reflect.DeepEqual(got, []string{"zz"}) {
 		t.Errorf("services = %v", got)
 	}
 	for _, n := range []string{"a", "b", "c"} {
@@ -213,10 +213,10 @@ func TestLoadDirUnreadableFile(t *testing.T) {
 // and the values the docs describe must come out as documented.
 func TestExamples(t *testing.T) {
 	root := t.TempDir() // a guest root with the accounts the examples use
-	writeFile(t, filepath.Join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n"+
+	writeTestFile(t, filepath.Join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n"+
 		"postgres:x:104:110:PostgreSQL administrator:/var/lib/postgresql:/bin/bash\n"+
 		"app:x:1000:1000::/srv/app:/usr/sbin/nologin\n")
-	writeFile(t, filepath.Join(root, "etc/group"), "root:x:0:\nadm:x:4:app\npostgres:x:110:\nssl-cert:x:111:postgres\napp:x:1000:\n")
+	writeTestFile(t, filepath.Join(root, "etc/group"), "root:x:0:\nadm:x:4:app\npostgres:x:110:\nssl-cert:x:111:postgres\napp:x:1000:\n")
 
 	dir := filepath.Join("..", "..", "etc", "vinit")
 	cfg := LoadDir(dir, SystemLookup(root))
@@ -228,7 +228,7 @@ func TestExamples(t *testing.T) {
 		t.Fatalf("want at least 5 example services, found %v (%v)", files, err)
 	}
 	if len(cfg.Services) != len(files) || len(cfg.Failed) != 0 {
-		t.Fatalf("loaded %v, failed %v", keys(cfg.Services), cfg.Failed)
+		t.Fatalf("loaded %v, failed %v", mapKeys(cfg.Services), cfg.Failed)
 	}
 
 	g := cfg.Global
@@ -287,7 +287,7 @@ func TestExamples(t *testing.T) {
 	}
 }
 
-func writeFile(t *testing.T, path, content string) {
+func writeTestFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)

@@ -9,14 +9,14 @@ import (
 
 func TestSystemLookup(t *testing.T) {
 	root := t.TempDir()
-	writeFile(t, filepath.Join(root, "etc/passwd"), `# comment
+	writeTestFile(t, filepath.Join(root, "etc/passwd"), `# comment
 root:x:0:0:root:/root:/bin/bash
 +nis
 www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
 broken:x:abc:1:::
 short:x:1
 `)
-	writeFile(t, filepath.Join(root, "etc/group"), "root:x:0:\nadm:x:4:syslog,www-data\nwww-data:x:33:\nstaff:x:50: www-data \n")
+	writeTestFile(t, filepath.Join(root, "etc/group"), "root:x:0:\nadm:x:4:syslog,www-data\nwww-data:x:33:\nstaff:x:50: www-data \n")
 	l := SystemLookup(root)
 
 	uid, gid, home, err := l.User("www-data")

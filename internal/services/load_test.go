@@ -45,7 +45,7 @@ func (l fakeLookup) Group(n string) (int, error) {
 
 const webFile = "/etc/vinit/services/web.toml"
 
-func load(t *testing.T, src string) *Spec {
+func loadOK(t *testing.T, src string) *Spec {
 	t.Helper()
 	s, errs := LoadService(webFile, []byte(src), testLookup)
 	for _, e := range errs {
@@ -55,7 +55,7 @@ func load(t *testing.T, src string) *Spec {
 }
 
 func TestLoadServiceDefaults(t *testing.T) {
-	s := load(t, `command = "/bin/true"`)
+	s := loadOK(t, `command = "/bin/true"`)
 	want := &Spec{
 		Name: "web", File: webFile, Command: []string{"/bin/true"}, Type: TypeSimple,
 		UID: -1, GID: -1, WorkDir: "/",
@@ -186,7 +186,7 @@ func TestLoadServiceFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := load(t, tt.src)
+			s := loadOK(t, tt.src)
 			if got := tt.check(s); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %#v, want %#v", got, tt.want)
 			}
@@ -356,15 +356,15 @@ func TestLoadServiceInvalidName(t *testing.T) {
 
 func TestSpecEqual(t *testing.T) {
 	src := "command = \"/bin/x -a\"\nenv = { A = \"1\" }\nafter = [\"db\"]"
-	a, b := load(t, src), load(t, src)
+	a, b := loadOK(t, src), loadOK(t, src)
 	if !a.Equal(b) {
 		t.Error("identical files: not Equal")
 	}
-	c := load(t, src+"\nstop_timeout = \"1s\"")
+	c := loadOK(t, src+"\nstop_timeout = \"1s\"")
 	if a.Equal(c) {
 		t.Error("different stop_timeout: Equal")
 	}
-	d := load(t, "command = [\"/bin/x\", \"-a\"]\nafter = [\"db\"]\n[env]\nA = \"1\"")
+	d := loadOK(t, "command = [\"/bin/x\", \"-a\"]\nafter = [\"db\"]\n[env]\nA = \"1\"")
 	if !a.Equal(d) {
 		t.Error("same meaning, other spelling: not Equal")
 	}
@@ -446,7 +446,7 @@ func errStrings(dir string, errs []error) []string {
 	return out
 }
 
-func keys[V any](m map[string]V) []string {
+func mapKeys[V any](m map[string]V) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)

@@ -32,9 +32,8 @@ func TestMain(m *testing.M) {
 }
 
 var (
-	ipA      = netip.MustParseAddr("127.0.0.2") // guest A
+	ipA      = netip.MustParseAddr("127.0.0.2") // guest A; 127.0.0.9 plays a host address
 	ipB      = netip.MustParseAddr("127.0.0.3") // guest B
-	ipHost   = netip.MustParseAddr("127.0.0.9") // "a host address" a guest does not own
 	ip6A     = netip.MustParseAddr("fd00::2")   // only inside test network namespaces
 	ip6Other = netip.MustParseAddr("fd00::3")
 	ip6Host  = netip.MustParseAddr("fd00::9")
@@ -125,7 +124,7 @@ func joinNetns(ns *os.File) error {
 
 // newGroup makes an empty cgroup2 directory for the test and removes it
 // (killing what is left in it) at the end.
-func newGroup(t *testing.T, name string) string {
+func newGroup(t testing.TB, name string) string {
 	t.Helper()
 	g, err := cgroup.Create(fmt.Sprintf("vserver-test-ipv4root-%d/%s-%s", os.Getpid(), t.Name(), name))
 	if err != nil {
@@ -144,7 +143,7 @@ func newGroup(t *testing.T, name string) string {
 }
 
 // bpffs mounts a private bpf filesystem for the test's pins.
-func bpffs(t *testing.T) string {
+func bpffs(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
@@ -159,7 +158,7 @@ func bpffs(t *testing.T) string {
 }
 
 // guestGroup is a cgroup with the programs for p attached and pinned.
-func guestGroup(t *testing.T, name string, p Policy) string {
+func guestGroup(t testing.TB, name string, p Policy) string {
 	t.Helper()
 	dir := newGroup(t, name)
 	pin := filepath.Join(bpffs(t), name)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,10 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/vserver-go/vserver/internal/control"
 	"github.com/vserver-go/vserver/internal/pid1"
+	"github.com/vserver-go/vserver/internal/services"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,6 +28,9 @@ Invoked as reboot, halt, poweroff, shutdown, vreboot or vhalt: that command.
 `
 
 func run(args []string, sigs *pid1.Signals) int {
+	if len(args) > 1 && args[1] == "check" {
+		return check(args[2:])
+	}
 	switch base := filepath.Base(args[0]); base {
 	case "reboot", "vreboot":
 		return client("reboot", "", args[1:])
@@ -115,11 +121,47 @@ func initMode(args []string, sigs *pid1.Signals) int {
 	if rb == "none" {
 		rb = ""
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	return pid1.RunSupervisor(sigs, pid1.SupervisorOptions{
+		Set:       set,
 		ConfigDir: *configDir, ControlSocket: ctl, RebootSocket: rb,
 		ShutdownTimeout: *shutdownTimeout, HookTimeout: *hookTimeout,
 		PrestartFatal: true, Verbose: *verbose,
 	})
+}
+
+// check validates a configuration directory like vinit would load it and
+// prints every problem as file:line:col: message.
+func check(args []string) int {
+	dir := "/etc/vinit"
+	root := "/"
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--root" && i+1 < len(args):
+			root = args[i+1]
+			i++
+		case strings.HasPrefix(args[i], "-"):
+			fmt.Fprintf(os.Stderr, "vinit check: unknown flag %q\n", args[i])
+			return 2
+		default:
+			dir = args[i]
+		}
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		fmt.Fprintf(os.Stderr, "vinit check: %s: not a directory\n", dir)
+		return 2
+	}
+	cfg := services.LoadDir(dir, services.SystemLookup(root))
+	for _, err := range cfg.Errors {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	if len(cfg.Errors) > 0 {
+		fmt.Fprintf(os.Stderr, "vinit check: %d problems in %s\n", len(cfg.Errors), dir)
+		return 1
+	}
+	fmt.Printf("%s: %d services, no problems\n", dir, len(cfg.Services))
+	return 0
 }
 
 // shutdown understands the usual "shutdown -r now" and "shutdown -h now".
@@ -174,7 +216,63 @@ func client(op, name string, args []string) int {
 		return 1
 	}
 	if len(rep.Data) > 0 {
-		fmt.Println(string(rep.Data))
+		printReply(op, name, rep.Data)
 	}
 	return 0
+}
+
+// printReply shows a reply for a person: a table for status, lines for log,
+// indented JSON otherwise. VINIT_JSON=1 prints the raw JSON for scripts.
+func printReply(op, name string, data json.RawMessage) {
+	if os.Getenv("VINIT_JSON") != "" {
+		fmt.Println(string(data))
+		return
+	}
+	switch {
+	case op == "log":
+		var lines []string
+		if json.Unmarshal(data, &lines) == nil {
+			for _, l := range lines {
+				fmt.Println(l)
+			}
+			return
+		}
+	case op == "status" && name == "":
+		var st struct {
+			State    string            `json:"state"`
+			PID      int               `json:"pid"`
+			Uptime   int64             `json:"uptime_seconds"`
+			Reaped   uint64            `json:"orphans_reaped"`
+			Services []services.Status `json:"services"`
+		}
+		if json.Unmarshal(data, &st) == nil {
+			fmt.Printf("vinit: %s, pid %d, up %v, %d orphans reaped\n", st.State, st.PID, time.Duration(st.Uptime)*time.Second, st.Reaped)
+			tw := tabwriter.NewWriter(os.Stdout, 2, 8, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tLAST EXIT\tREASON")
+			for _, s := range st.Services {
+				pid := "-"
+				if s.PID > 0 {
+					pid = strconv.Itoa(s.PID)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.State, pid, dash(s.Uptime), s.Restarts, dash(s.LastExit), dash(s.Reason))
+			}
+			tw.Flush()
+			return
+		}
+	}
+	var v any
+	if json.Unmarshal(data, &v) == nil {
+		if b, err := json.MarshalIndent(v, "", "  "); err == nil {
+			fmt.Println(string(b))
+			return
+		}
+	}
+	fmt.Println(string(data))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

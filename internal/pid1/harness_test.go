@@ -234,6 +234,7 @@ func (g *guest) wait(d time.Duration) syscall.WaitStatus {
 // client runs a vinit client command against this guest's control socket.
 func (g *guest) client(args ...string) (string, error) {
 	cmd := exec.Command(vinitBin(g.t), append(args, "--control", g.control)...)
+	cmd.Env = append(os.Environ(), "VINIT_JSON=1")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -202,3 +202,6 @@ func (l *loop) killAll(sig unix.Signal) {
 		_ = unix.Kill(p, sig)
 	}
 }
+
+// Log writes a tagged line to the console without blocking (services.Host).
+func (l *loop) Log(tag, line string) { l.log.Line(tag, line) }

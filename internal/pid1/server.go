@@ -13,11 +13,18 @@ import (
 	"github.com/vserver-go/vserver/internal/control"
 )
 
-// ask runs a request on the loop and returns the reply.
+// ask runs a request on the loop and waits for the reply.
 func (sv *supervisor) ask(req control.Request) control.Reply {
-	var rep control.Reply
-	sv.l.do(func() { rep = sv.handle(req) })
-	return rep
+	ch := make(chan control.Reply, 1)
+	sv.l.Post(func() {
+		sv.handle(req, func(r control.Reply) {
+			select {
+			case ch <- r:
+			default:
+			}
+		})
+	})
+	return <-ch
 }
 
 // listenUnix creates a stream socket at path that only root may use:

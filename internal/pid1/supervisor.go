@@ -6,23 +6,27 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/vserver-go/vserver/internal/control"
 	"github.com/vserver-go/vserver/internal/hooks"
+	"github.com/vserver-go/vserver/internal/services"
 	"golang.org/x/sys/unix"
 )
 
 // SupervisorOptions configure supervisor mode (vinit with no command).
+// Options not named in Set come from CONFIG/vinit.toml when it has them.
 type SupervisorOptions struct {
-	ConfigDir       string        // /etc/vinit
-	ControlSocket   string        // "" = none
-	RebootSocket    string        // the 2003 /dev/reboot protocol; "" = none
-	ShutdownTimeout time.Duration // the one budget for the whole shutdown
-	HookTimeout     time.Duration // per hook
-	PrestartFatal   bool          // a failing pre-start hook fails the boot
+	Set             map[string]bool // options given on the command line: "control", "reboot-socket", ...
+	ConfigDir       string          // /etc/vinit
+	ControlSocket   string          // "" = none
+	RebootSocket    string          // the 2003 /dev/reboot protocol; "" = none
+	ShutdownTimeout time.Duration   // the one budget for the whole shutdown
+	HookTimeout     time.Duration   // per hook
+	PrestartFatal   bool            // a failing pre-start hook fails the boot
 	Verbose         bool
 }
 
@@ -49,18 +53,33 @@ type supervisor struct {
 	notifySocket string
 	monitor      *monitorChan
 	terminal     bool // console is a terminal: Ctrl-C means stop
+
+	svc       *services.Supervisor
+	stopCh    chan struct{} // closed when the shutdown begins
+	mainExit  *int          // the main service ended for good with this status
+	reloading bool
 }
 
 // RunSupervisor runs vinit as an init with hooks, control sockets and an
 // orderly shutdown. It returns the exit status when there is nothing else to
 // do (a container without CAP_SYS_BOOT, or vinit not PID 1).
 func RunSupervisor(sigs *Signals, opts SupervisorOptions) int {
-	log := newConsole(os.Stderr, 1024, true)
-	defer log.Flush(time.Second)
 	st := prepare(true)
+	cfg := services.LoadDir(opts.ConfigDir, services.SystemLookup("/"))
+	opts.applyGlobal(cfg.Global)
+	log := newConsole(os.Stderr, cfg.Global.ConsoleBuffer, true)
+	defer log.Flush(time.Second)
+	for _, err := range cfg.Errors {
+		log.Printf("%v", err)
+	}
 	l := newLoop(sigs, log)
 	sv := &supervisor{l: l, opts: opts, log: log, st: st, started: time.Now(), state: "booting",
-		escalate: make(chan struct{}), terminal: consoleIsTerminal()}
+		escalate: make(chan struct{}), stopCh: make(chan struct{}), terminal: consoleIsTerminal()}
+	runDir := "/run/vinit"
+	if opts.ControlSocket != "" {
+		runDir = filepath.Dir(opts.ControlSocket)
+	}
+	sv.svc = services.NewSupervisor(l, cfg, runDir, sv.mainEnded)
 	if sv.opts.ShutdownTimeout <= 0 {
 		sv.opts.ShutdownTimeout = 10 * time.Second
 	}
@@ -116,7 +135,7 @@ func (sv *supervisor) onSignal(sig unix.Signal) {
 	case sigRebootSystemd:
 		sv.requestShutdown(actReboot, "signal "+SignalName(sig))
 	case unix.SIGHUP:
-		sv.log.Printf("SIGHUP: reload: no service files are loaded yet")
+		sv.reload(nil)
 	default:
 		if sv.opts.Verbose {
 			sv.log.Printf("ignoring %s", SignalName(sig))
@@ -136,6 +155,7 @@ func (sv *supervisor) requestShutdown(action, why string) {
 		return
 	}
 	sv.state = "stopping"
+	close(sv.stopCh)
 	sv.stopStarted = time.Now()
 	sv.action = action
 	sv.log.Printf("%s: %s", why, action)
@@ -179,6 +199,13 @@ func (sv *supervisor) boot() {
 		}
 	}
 	if sv.stopping() {
+		return
+	}
+	settled := make(chan struct{})
+	sv.l.do(func() { sv.svc.StartAll(func() { close(settled) }) })
+	select {
+	case <-settled:
+	case <-sv.stopCh:
 		return
 	}
 	if err := sv.runHooks("post-start", "boot", time.Time{}); err != nil {
@@ -242,6 +269,15 @@ func (sv *supervisor) shutdown(action string) {
 			sv.log.Printf("shutdown: %v", err)
 		}
 	}
+	stopped := make(chan struct{})
+	sv.l.do(func() { sv.svc.StopAll(killAt, func() { close(stopped) }) })
+	t := time.NewTimer(time.Until(killAt))
+	select {
+	case <-stopped:
+	case <-sv.escalate:
+	case <-t.C:
+	}
+	t.Stop()
 	sv.l.do(func() { sv.l.killAll(unix.SIGTERM); sv.l.killAll(unix.SIGCONT) })
 	if !sv.waitEmpty(killAt) {
 		sv.l.do(func() { sv.l.killAll(unix.SIGKILL) })
@@ -310,6 +346,11 @@ func (sv *supervisor) final(action string) int {
 	if sv.bootFailed {
 		return 1
 	}
+	if sv.mainExit != nil {
+		// Container mode: the main service's status is the answer, and
+		// exiting ends the namespace just as well as reboot(2) would.
+		return *sv.mainExit
+	}
 	if sv.l.pid1 {
 		err := rebootSyscall(action, inInitialPIDNS())
 		sv.log.Printf("%v; %s without it", err, action)
@@ -338,25 +379,152 @@ func (sv *supervisor) reexec() {
 	sv.log.Flush(time.Second)
 }
 
-// handle answers one control request. Runs on the loop.
-func (sv *supervisor) handle(req control.Request) control.Reply {
-	rep := control.Reply{ID: req.ID, OK: true}
+// handle answers one control request, now or (stop, restart) once done.
+// Runs on the loop; reply may be called later, also on the loop.
+func (sv *supervisor) handle(req control.Request, reply func(control.Reply)) {
+	ok := func(data any) {
+		rep := control.Reply{ID: req.ID, OK: true}
+		if data != nil {
+			rep.Data, _ = json.Marshal(data)
+		}
+		reply(rep)
+	}
+	fail := func(err error) { reply(control.Reply{ID: req.ID, Error: err.Error()}) }
+	if sv.state == "stopping" {
+		switch req.Op {
+		case "start", "restart", "reload":
+			fail(fmt.Errorf("%s: vinit is shutting down", req.Op))
+			return
+		}
+	}
 	switch req.Op {
 	case "ping":
+		ok(nil)
 	case actReboot, actHalt, actPoweroff:
 		sv.requestShutdown(req.Op, "request")
+		ok(nil)
 	case "status":
-		data, _ := json.Marshal(map[string]any{
+		if req.Name != "" {
+			for _, st := range sv.svc.Statuses() {
+				if st.Name == req.Name {
+					ok(st)
+					return
+				}
+			}
+			fail(fmt.Errorf("status: no service %q", req.Name))
+			return
+		}
+		ok(map[string]any{
 			"state":          sv.state,
 			"pid":            os.Getpid(),
 			"uptime_seconds": int64(time.Since(sv.started).Seconds()),
 			"orphans_reaped": sv.l.orphans,
 			"children":       len(sv.l.procs),
+			"services":       sv.svc.Statuses(),
 		})
-		rep.Data = data
+	case "start":
+		if err := sv.svc.Start(req.Name); err != nil {
+			fail(err)
+			return
+		}
+		ok(nil)
+	case "stop":
+		if err := sv.svc.Stop(req.Name, func() { ok(nil) }); err != nil {
+			fail(err)
+		}
+	case "restart":
+		if err := sv.svc.Restart(req.Name, func() { ok(nil) }); err != nil {
+			fail(err)
+		}
+	case "reload":
+		if req.Name != "" {
+			if err := sv.svc.Signal(req.Name); err != nil {
+				fail(err)
+				return
+			}
+			ok(nil)
+			return
+		}
+		sv.reload(func(errs []string) {
+			if len(errs) > 0 {
+				reply(control.Reply{ID: req.ID, Error: strings.Join(errs, "\n")})
+				return
+			}
+			ok(nil)
+		})
+	case "log":
+		lines, err := sv.svc.Log(req.Name)
+		if err != nil {
+			fail(err)
+			return
+		}
+		ok(lines)
 	default:
-		rep.OK = false
-		rep.Error = fmt.Sprintf("%s: no services are configured", req.Op)
+		fail(fmt.Errorf("unknown operation %q", req.Op))
 	}
-	return rep
+}
+
+// reload re-reads the configuration (off the loop) and applies it (on the
+// loop). done, if not nil, gets the problems found.
+func (sv *supervisor) reload(done func(errs []string)) {
+	if sv.reloading {
+		if done != nil {
+			done([]string{"a reload is already running"})
+		}
+		return
+	}
+	sv.reloading = true
+	sv.log.Printf("reloading %s", sv.opts.ConfigDir)
+	go func() {
+		cfg := services.LoadDir(sv.opts.ConfigDir, services.SystemLookup("/"))
+		sv.l.Post(func() {
+			sv.reloading = false
+			var msgs []string
+			for _, err := range cfg.Errors {
+				msgs = append(msgs, err.Error())
+			}
+			if sv.state != "stopping" {
+				for _, err := range sv.svc.Reload(cfg) {
+					msgs = append(msgs, err.Error())
+				}
+			}
+			for _, m := range msgs {
+				sv.log.Printf("reload: %s", m)
+			}
+			if done != nil {
+				done(msgs)
+			}
+		})
+	}()
+}
+
+// mainEnded: the main service ended for good; vinit halts and exits with
+// its status. On the loop.
+func (sv *supervisor) mainEnded(status int) {
+	if sv.state == "stopping" {
+		return
+	}
+	sv.mainExit = &status
+	sv.requestShutdown(actHalt, fmt.Sprintf("main service ended (status %d)", status))
+}
+
+// applyGlobal takes vinit.toml's settings for what the command line did
+// not set.
+func (o *SupervisorOptions) applyGlobal(g services.Global) {
+	if !o.Set["control"] {
+		o.ControlSocket = g.ControlSocket
+	}
+	if !o.Set["reboot-socket"] {
+		o.RebootSocket = g.RebootSocket
+		if o.RebootSocket == "/dev/reboot" && !OwnsDev() {
+			o.RebootSocket = ""
+		}
+	}
+	if !o.Set["shutdown-timeout"] {
+		o.ShutdownTimeout = g.ShutdownTimeout
+	}
+	if !o.Set["hook-timeout"] {
+		o.HookTimeout = g.HookTimeout
+	}
+	o.PrestartFatal = g.PrestartFailure != "continue"
 }

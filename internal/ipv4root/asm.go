@@ -157,12 +157,17 @@ func (b *builder) storeMapped(off int16, reg asm.Register) {
 // match6 jumps to hit when the four words at ctx+off equal one of addrs.
 // It uses r2-r5.
 func (b *builder) match6(off int16, addrs []netip.Addr, hit string) {
+	b.match6At(asm.R6, off, addrs, hit)
+}
+
+// match6At is match6 for the words at base+off.
+func (b *builder) match6At(base asm.Register, off int16, addrs []netip.Addr, hit string) {
 	if len(addrs) == 0 {
 		return
 	}
 	regs := []asm.Register{asm.R2, asm.R3, asm.R4, asm.R5}
 	for i, r := range regs {
-		b.emit(asm.LoadMem(r, asm.R6, off+int16(4*i), asm.Word))
+		b.emit(asm.LoadMem(r, base, off+int16(4*i), asm.Word))
 	}
 	for _, a := range addrs {
 		next := b.newLabel("next6")

@@ -115,6 +115,12 @@ func attach(cgroupDir, pinDir string, p Policy) (_ *Attachment, err error) {
 			progDef{"recvmsg6", ebpf.CGroupSockAddr, ebpf.AttachCGroupUDP6Recvmsg, h6, false},
 		)
 	}
+	if f.SkbBackstop {
+		defs = append(defs,
+			progDef{"skb-ingress", ebpf.CGroupSKB, ebpf.AttachCGroupInetIngress, genSkb(o, true), false},
+			progDef{"skb-egress", ebpf.CGroupSKB, ebpf.AttachCGroupInetEgress, genSkb(o, false), false},
+		)
+	}
 	if useV6only {
 		defs = append(defs, progDef{"setsockopt", ebpf.CGroupSockopt, ebpf.AttachCGroupSetsockopt, genSetsockopt(o), false})
 	}

@@ -21,6 +21,7 @@ type Features struct {
 	SetRetval    bool // refusals say EADDRNOTAVAIL etc. instead of EPERM (5.18)
 	SkLookup     bool // 127.0.0.1 finds the guest's own listener (4.20)
 	HideLoopback bool // getsockname/getpeername/recvmsg show 127.0.0.1 (5.8)
+	SkbBackstop  bool // cgroup_skb ingress/egress: wildcard-autobound sockets only see the guest's addresses (4.10)
 	V6Only       bool // cgroup/setsockopt + socket storage: [::] with IPV6_V6ONLY in a guest without IPv6 (5.3..5.10)
 	UnixConnect  bool // cgroup/connect_unix (6.7); not used yet
 	LSMCgroup    bool // BPF_LSM_CGROUP programs load (6.0, bpf in lsm=, working trampolines); not used yet
@@ -68,6 +69,7 @@ func (f Features) String() string {
 	line(f.HideLoopback, "hide-loopback", "getsockname/getpeername/recvfrom show 127.0.0.1, not the guest loopback")
 	line(f.CapBypass, "cap-bypass", "ports below 1024 on the guest's IPs without CAP_NET_BIND_SERVICE")
 	line(f.SetRetval, "errno", "refused binds fail with EADDRNOTAVAIL (else EPERM)")
+	line(f.SkbBackstop, "skb-backstop", "packets to/from guest sockets must carry a guest address (closes the listen()/sendto autobind gap)")
 	line(f.V6Only, "v6only", "[::] with IPV6_V6ONLY works in a guest without IPv6")
 	line(f.UnixConnect, "unix-connect", "hook for abstract unix sockets present (not used yet: host abstract sockets stay reachable)")
 	line(f.LSMCgroup, "lsm-cgroup", "listen() without bind() could be refused (not used: autobound wildcard sockets stay possible)")

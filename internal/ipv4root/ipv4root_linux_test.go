@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -805,5 +806,32 @@ func TestAttachRefusesBadInput(t *testing.T) {
 		if !strings.Contains(got, w) {
 			t.Errorf("Active() = %s, missing %s", got, w)
 		}
+	}
+}
+
+func TestAutoboundListenerOnlyServesGuestIP(t *testing.T) {
+	needRoot(t)
+	if !Probe().SkbBackstop {
+		t.Skip("kernel lacks cgroup_skb programs")
+	}
+	inNewNetns(t)
+	g := startIn(t, guestGroup(t, "a", polA))
+	// listen() without bind(): the kernel autobinds 0.0.0.0:ephemeral and
+	// no sock_addr hook runs.
+	s := g.ok("socket tcp4")
+	g.ok("listen %s", s)
+	name := g.ok("name %s", s)
+	ap, err := netip.ParseAddrPort(name)
+	if err != nil || !ap.Addr().IsUnspecified() {
+		t.Fatalf("autobound listener at %q, want 0.0.0.0:port", name)
+	}
+	g.ok("serve %s AUTO", s)
+	port := strconv.Itoa(int(ap.Port()))
+	// Reachable on the guest IP; on a host address the SYN is dropped.
+	expectHostRead(t, "127.0.0.2:"+port, "AUTO")
+	c, err := net.DialTimeout("tcp", "127.0.0.9:"+port, 500*time.Millisecond)
+	if err == nil {
+		c.Close()
+		t.Error("autobound guest listener answered on a host address")
 	}
 }

@@ -79,7 +79,7 @@ func TestProgramsAssemble(t *testing.T) {
 			}{
 				"bind4": genBind4(o), "bind6": genBind6(o), "connect4": genConnect4(o), "connect6": genConnect6(o),
 				"sendmsg4": genSendmsg4(o), "sendmsg6": genSendmsg6(o), "hide4": genHide4(o), "hide6": genHide6(o),
-				"setsockopt": genSetsockopt(o),
+				"setsockopt": genSetsockopt(o), "skb-in": genSkb(o, true), "skb-out": genSkb(o, false),
 			} {
 				syms, err := insns.SymbolOffsets()
 				if err != nil {

@@ -70,6 +70,8 @@ func probe() Features {
 	f.HideLoopback = try("hide-loopback", ebpf.CGroupSockAddr, ebpf.AttachCgroupInet4GetSockname, genHide4(o)) &&
 		try("hide-loopback", ebpf.CGroupSockAddr, ebpf.AttachCgroupInet6GetPeername, genHide6(o)) &&
 		try("hide-loopback", ebpf.CGroupSockAddr, ebpf.AttachCGroupUDP4Recvmsg, genHide4(o))
+	f.SkbBackstop = try("skb-backstop", ebpf.CGroupSKB, ebpf.AttachCGroupInetIngress, genSkb(o, true)) &&
+		try("skb-backstop", ebpf.CGroupSKB, ebpf.AttachCGroupInetEgress, genSkb(o, false))
 	if m, err := newV6onlyMap(); err != nil {
 		f.Why["v6only"] = shortErr(err)
 	} else {

@@ -1,6 +1,7 @@
 package ipv4root
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/cilium/ebpf/asm"
@@ -21,6 +22,8 @@ const (
 	offSkSrcIP4  = 24
 	offSkSrcIP6  = 28
 	offSkSrcPort = 44
+	// struct __sk_buff
+	offSkbProtocol = 16
 	// struct bpf_sockopt
 	offOptSk     = 0
 	offOptval    = 8
@@ -45,6 +48,12 @@ const (
 	solIPv6      = 41
 	ipv6V6only   = 26
 	skStorageNew = 1 // BPF_SK_STORAGE_GET_F_CREATE
+)
+
+// EtherTypes as the __sk_buff protocol field holds them (network order).
+var (
+	ethPIP   = int32(binary.NativeEndian.Uint16([]byte{0x08, 0x00}))
+	ethPIPv6 = int32(binary.NativeEndian.Uint16([]byte{0x86, 0xdd}))
 )
 
 // genOpts is what a program generator needs: the policy and what the
@@ -566,4 +575,63 @@ func genSetsockopt(o genOpts) asm.Instructions {
 	)
 	b.goTo(pass)
 	return b.finish()
+}
+
+// genSkb is the packet-level backstop (cgroup_skb ingress or egress): a
+// packet a guest socket receives must be addressed to, and one it sends
+// must come from, an address the guest owns. It catches what the sock_addr
+// hooks never see: listen() on an unbound socket and UDP sendto autobind
+// to the wildcard (no hook runs), so such a socket would otherwise serve
+// every host address; and raw sockets choosing their own source.
+func genSkb(o genOpts, ingress bool) asm.Instructions {
+	p := o.p
+	b := newBuilder()
+	pass := b.allow(1)
+	drop := b.addTail("drop", func(b *builder) {
+		b.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
+	})
+	off4, off6 := int32(12), int32(8) // saddr in the IPv4 / IPv6 header
+	if ingress {
+		off4, off6 = 16, 24 // daddr
+	}
+	v4, v6 := b.newLabel("ip4"), b.newLabel("ip6")
+	b.emit(
+		asm.LoadMem(asm.R1, asm.R6, offSkbProtocol, asm.Word),
+		asm.JEq.Imm32(asm.R1, ethPIP, v4),
+		asm.JEq.Imm32(asm.R1, ethPIPv6, v6),
+	)
+	b.goTo(pass)
+
+	b.mark(v4)
+	b.loadBytes(off4, 4)
+	b.emit(asm.LoadMem(asm.R7, asm.RFP, -16, asm.Word))
+	for _, a := range p.owned4() {
+		b.emit(asm.JEq.Imm32(asm.R7, word4(a), pass))
+	}
+	b.goTo(drop)
+
+	b.mark(v6)
+	if len(p.owned6()) == 0 {
+		b.goTo(drop)
+		return b.finish()
+	}
+	b.loadBytes(off6, 16)
+	b.match6At(asm.RFP, -16, p.owned6(), pass)
+	b.goTo(drop)
+	return b.finish()
+}
+
+// loadBytes copies n bytes of the packet at off to the stack at fp-16
+// (dropping a packet too short to hold them).
+func (b *builder) loadBytes(off int32, n int32) {
+	drop := "drop"
+	b.emit(
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, off),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, -16),
+		asm.Mov.Imm(asm.R4, n),
+		asm.FnSkbLoadBytes.Call(),
+		asm.JNE.Imm(asm.R0, 0, drop),
+	)
 }

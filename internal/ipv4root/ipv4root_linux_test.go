@@ -835,3 +835,57 @@ func TestAutoboundListenerOnlyServesGuestIP(t *testing.T) {
 		t.Error("autobound guest listener answered on a host address")
 	}
 }
+
+func TestAliasesAddedAndRemoved(t *testing.T) {
+	needRoot(t)
+	inNewNetns(t)
+	// lo of the test's own namespace stands for [net] dev; 127.0.0.1/8 is
+	// the address "the admin" configured.
+	dev, err := netlink.LinkByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := netip.MustParsePrefix("127.0.0.1/8")
+	want := []netip.Prefix{netip.MustParsePrefix("10.99.0.2/24"), netip.MustParsePrefix("fd00:99::2/128")}
+	added, err := AddAliases("lo", append([]netip.Prefix{pre}, want...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(added) != fmt.Sprint(want) {
+		t.Errorf("AddAliases added %v, want %v (the admin's address is not ours)", added, want)
+	}
+	has := func(p netip.Prefix) bool {
+		as, err := netlink.AddrList(dev, netlink.FAMILY_ALL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range as {
+			if ap, ok := netip.AddrFromSlice(a.IP); ok && ap.Unmap() == p.Addr() {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range want {
+		if !has(p) {
+			t.Errorf("%s not on the device", p)
+		}
+	}
+	if err := RemoveAliases("lo", added); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range want {
+		if has(p) {
+			t.Errorf("%s still on the device after RemoveAliases", p)
+		}
+	}
+	if !has(pre) {
+		t.Error("RemoveAliases took the admin's address too")
+	}
+	if err := RemoveAliases("lo", added); err != nil {
+		t.Errorf("second RemoveAliases: %v", err)
+	}
+	if _, err := AddAliases("nosuchdev0", want); err == nil {
+		t.Error("AddAliases on a missing device succeeded")
+	}
+}

@@ -226,22 +226,39 @@ echo nice=$(cut -d' ' -f19 /proc/self/stat)
 sleep 60 & ls /proc > /tmp/procs; echo procs=$(grep -c '^[0-9]' /tmp/procs)
 mount -t tmpfs none /mnt 2>/dev/null && echo mount=ok || echo mount=refused
 echo x > /proc/sys/kernel/hostname 2>/dev/null && echo procsys=written || echo procsys=refused
+`
+	hostFile := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(hostFile, []byte("nameserver 127.0.0.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hostDir := t.TempDir()
+	script += `
+cat /etc/resolv.conf; echo y >> /etc/resolv.conf 2>/dev/null && echo ro-file=written || echo ro-file=refused
+echo from-guest > /srv/data/new && echo rw-dir=written
 exit 7`
 	r, err := runGuest(t, &Spec{
 		Name: "bb", Root: root, Hostname: "bbguest", InitPath: "/bin/busybox",
 		InitArgs: []string{"sh", "-c", script}, Caps: DefaultCaps(), Seccomp: true,
 		Rlimits: map[string][2]uint64{"nofile": {64, 128}, "RLIMIT_CORE": {0, 0}}, Nice: 5,
+		Mounts: []Mount{{Source: hostFile, Target: "/etc/resolv.conf", ReadOnly: true}, {Source: hostDir, Target: "/srv/data"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// sh, sleep and ls: nothing of the host's.
-	want := "pid=1\nhost=bbguest\nnofile=64:128\nnice=5\nprocs=3\nmount=refused\nprocsys=refused\n"
+	want := "pid=1\nhost=bbguest\nnofile=64:128\nnice=5\nprocs=3\nmount=refused\nprocsys=refused\n" +
+		"nameserver 127.0.0.53\nro-file=refused\nrw-dir=written\n"
 	if r.Stdout != want {
 		t.Errorf("guest said:\n%s\nwant:\n%s\nstderr: %s", r.Stdout, want, r.Stderr)
 	}
 	if r.State.ExitCode() != 7 {
 		t.Errorf("guest PID 1 ended with %v; want exit 7", r.State)
+	}
+	if b, err := os.ReadFile(filepath.Join(hostDir, "new")); err != nil || string(b) != "from-guest\n" {
+		t.Errorf("file written through the read-write bind: %q, %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "srv/data")); err != nil {
+		t.Errorf("missing mount target was not created in the guest root: %v", err)
 	}
 }
 

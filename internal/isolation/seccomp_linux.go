@@ -1,7 +1,9 @@
 package isolation
 
 import (
+	"errors"
 	"os"
+	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -34,6 +36,9 @@ func deniedCommon(extra ...int) []int32 {
 // Without NO_NEW_PRIVS this needs CAP_SYS_ADMIN in the effective set, which
 // the child still has at this point.
 func installSeccomp(denyUserns bool) error {
+	if nativeSeccomp.auditArch == 0 {
+		return errors.New("no seccomp syscall table for " + runtime.GOARCH)
+	}
 	prog := buildSeccomp(nativeSeccomp, denyUserns)
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog)))

@@ -2,6 +2,9 @@ package ipv4root
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -91,6 +94,41 @@ func TestProgramsAssemble(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestSystemdExamples keeps the shipped chbind drop-ins honest: each runs
+// "vserver chbind --ip LIST -- CMD" with addresses that parse.
+func TestSystemdExamples(t *testing.T) {
+	files, err := filepath.Glob("../../etc/systemd/chbind/*.service.d/*.conf")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("drop-in examples: %v %v", files, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, line := range strings.Split(string(b), "\n") {
+			rest, ok := strings.CutPrefix(line, "ExecStart=/usr/sbin/vserver chbind --ip ")
+			if !ok {
+				continue
+			}
+			found = true
+			list, cmd, ok := strings.Cut(rest, " -- ")
+			if !ok || strings.TrimSpace(cmd) == "" {
+				t.Errorf("%s: no \"-- CMD\" in %q", f, line)
+			}
+			for _, s := range strings.Split(list, ",") {
+				if _, err := netip.ParseAddr(s); err != nil {
+					t.Errorf("%s: %v", f, err)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no ExecStart running vserver chbind", f)
 		}
 	}
 }

@@ -80,9 +80,11 @@ func TestE5JobControlSignals(t *testing.T) {
 		t.Run(strings.TrimPrefix(sigName(sig), "SIG"), func(t *testing.T) {
 			r := start(t, runConfig{cmd: []string{"/bin/sleep", "1000"}})
 			var child int
-			waitFor(t, 5*time.Second, "the child", func() bool {
+			// Wait for the exec: before it the init may still be
+			// setting the child up (its own group or session).
+			waitFor(t, 5*time.Second, "the child to run sleep", func() bool {
 				c := r.initChildren()
-				if len(c) == 1 {
+				if len(c) == 1 && c[0].comm == "sleep" {
 					child = c[0].pid
 				}
 				return child != 0

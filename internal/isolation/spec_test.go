@@ -176,3 +176,10 @@ func TestSeccompProgram(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckKernel(t *testing.T) {
+	// The tests here start real guests on this kernel: it must pass.
+	if err := CheckKernel(); err != nil {
+		t.Fatal(err)
+	}
+}

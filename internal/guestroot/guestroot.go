@@ -22,7 +22,7 @@ var Applets = []string{
 	"ln", "kill", "killall", "pkill", "pgrep", "id", "env", "date", "uname", "mount", "umount", "top", "free", "grep",
 	"sed", "awk", "head", "tail", "wc", "true", "false", "touch", "chmod", "chown", "stat", "df", "du",
 	"httpd", "wget", "nc", "ip", "ifconfig", "netstat", "ping", "vi", "less", "more", "dmesg", "tr",
-	"seq", "yes", "test", "[", "printf", "whoami", "xargs", "find", "sync", "nproc", "pidof", "timeout",
+	"seq", "setsid", "nohup", "yes", "test", "[", "printf", "whoami", "xargs", "find", "sync", "nproc", "pidof", "timeout",
 }
 
 // Service is one vinit service file, /etc/vinit/services/NAME.toml.

@@ -21,6 +21,9 @@ import (
 var (
 	ErrRunning    = errors.New("already running")
 	ErrNotRunning = errors.New("not running")
+	// ErrHandedOff: the guest rebooted under `run` and its monitor exited
+	// for the service manager to start it again, which it has not (yet).
+	ErrHandedOff = errors.New("rebooted; its monitor exited with status 133 for the service manager to start it again, and no new monitor has appeared")
 )
 
 // Running reports whether name's monitor is alive (it holds the lock).
@@ -94,7 +97,12 @@ func Start(cfg *guest.Config, d Dirs, opt StartOptions) error {
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			unlock(lock)
+		}
+	}()
 	stderr := opt.Stderr
 	if stderr == nil {
 		stderr = os.Stderr
@@ -141,9 +149,11 @@ func Start(cfg *guest.Config, d Dirs, opt StartOptions) error {
 	}
 	w.Close()
 	lock.Close() // the monitor holds it now
-	// Reap the monitor if it dies while we wait, so it is not a zombie
-	// that still "holds" nothing; when it lives on, we exit first.
-	go func() { _, _ = cmd.Process.Wait() }()
+	handedOver = true
+	// Reap the monitor if it dies while we wait; when it lives on, we
+	// exit first.
+	exited := make(chan struct{})
+	go func() { _, _ = cmd.Process.Wait(); close(exited) }()
 
 	timeout := opt.Timeout
 	if timeout <= 0 {
@@ -165,6 +175,12 @@ func Start(cfg *guest.Config, d Dirs, opt StartOptions) error {
 	}
 	if got == "" {
 		got = "error: the monitor exited before the guest was ready"
+	}
+	// The monitor has cleaned up and is exiting; let it finish, so the
+	// guest is really stopped when we return.
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
 	}
 	return &StartError{Name: cfg.Name, Msg: strings.TrimPrefix(got, "error: "), LogTail: Tail(d.LogPath(cfg.Name), 20)}
 }
@@ -310,10 +326,22 @@ func Reboot(d Dirs, name string, timeout time.Duration) error {
 		return err
 	}
 	deadline := time.Now().Add(timeout)
+	var goneSince time.Time
 	for {
 		now, err := ReadState(d, name)
 		if err == nil && now != nil && (now.Boots > st.Boots || now.MonitorPID != st.MonitorPID) && now.Phase == PhaseRunning {
 			return nil
+		}
+		// A foreground monitor (`run`) exits after the reboot and leaves
+		// the restart to its service manager: give that a few seconds.
+		if err == nil && now == nil && !Running(d, name) {
+			if goneSince.IsZero() {
+				goneSince = time.Now()
+			} else if time.Since(goneSince) > 5*time.Second {
+				return fmt.Errorf("guest %s: %w", name, ErrHandedOff)
+			}
+		} else {
+			goneSince = time.Time{}
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("guest %s: not back within %v after the reboot (see vserver %s logs)", name, timeout, name)

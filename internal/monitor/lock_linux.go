@@ -42,8 +42,16 @@ func isLocked(path string) bool {
 	if err != nil {
 		return errors.Is(err, errLocked)
 	}
-	f.Close()
+	unlock(f)
 	return false
+}
+
+// unlock releases the lock and closes f. Closing alone is not enough: a
+// child forked meanwhile by another goroutine holds a copy of the
+// descriptor until it execs, and with it the lock.
+func unlock(f *os.File) {
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	f.Close()
 }
 
 // procStart is field 22 of /proc/PID/stat (start time in clock ticks), to

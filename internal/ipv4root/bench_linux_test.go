@@ -2,9 +2,9 @@ package ipv4root
 
 import (
 	"os"
-	"strings"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"

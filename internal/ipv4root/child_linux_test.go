@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +22,8 @@ import (
 //	bindfile FILE PROTO ADDR: bind a socket, listen (tcp), write
 //	         "pid addr" to FILE, then sleep until killed (a daemon)
 //	attach CGROUP PINDIR: Attach polA, say "attached", sleep until killed
+//	abstract NAME: connect to @NAME, ScopeAbstractUnix, connect again, then
+//	         to an abstract socket of its own; print the three results
 //	exit N:  exit with status N
 const childEnv = "IPV4ROOT_TEST_CHILD"
 
@@ -55,6 +58,32 @@ func childMain() {
 		_ = a
 		fmt.Println("attached")
 		select {}
+	case "abstract":
+		// abstract NAME: connect to @NAME before and after scoping, then
+		// to an abstract socket of our own.
+		runtime.LockOSThread()
+		try := func(name string) string {
+			fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+			if err != nil {
+				return err.Error()
+			}
+			defer unix.Close(fd)
+			if err := unix.Connect(fd, &unix.SockaddrUnix{Name: "@" + name}); err != nil {
+				return unix.ErrnoName(err.(unix.Errno))
+			}
+			return "ok"
+		}
+		before := try(args[1])
+		if err := ScopeAbstractUnix(); err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		after := try(args[1])
+		own, _ := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		unix.Bind(own, &unix.SockaddrUnix{Name: "@" + args[1] + "-own"})
+		unix.Listen(own, 1)
+		fmt.Println(before, after, try(args[1]+"-own"))
+		os.Exit(0)
 	case "exit":
 		n, _ := strconv.Atoi(args[1])
 		os.Exit(n)

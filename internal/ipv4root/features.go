@@ -23,7 +23,8 @@ type Features struct {
 	HideLoopback bool // getsockname/getpeername/recvmsg show 127.0.0.1 (5.8)
 	SkbBackstop  bool // cgroup_skb ingress/egress: wildcard-autobound sockets only see the guest's addresses (4.10)
 	V6Only       bool // cgroup/setsockopt + socket storage: [::] with IPV6_V6ONLY in a guest without IPv6 (5.3..5.10)
-	UnixConnect  bool // cgroup/connect_unix (6.7); not used yet
+	AbstractUnix bool // Landlock scoping of abstract unix sockets (ABI 6, 6.12): ScopeAbstractUnix works
+	UnixConnect  bool // cgroup/connect_unix (6.7); not used
 	LSMCgroup    bool // BPF_LSM_CGROUP programs load (6.0, bpf in lsm=, working trampolines); not used yet
 
 	// Why a feature is missing, by feature name.
@@ -71,7 +72,15 @@ func (f Features) String() string {
 	line(f.SetRetval, "errno", "refused binds fail with EADDRNOTAVAIL (else EPERM)")
 	line(f.SkbBackstop, "skb-backstop", "packets to/from guest sockets must carry a guest address (closes the listen()/sendto autobind gap)")
 	line(f.V6Only, "v6only", "[::] with IPV6_V6ONLY works in a guest without IPv6")
-	line(f.UnixConnect, "unix-connect", "hook for abstract unix sockets present (not used yet: host abstract sockets stay reachable)")
-	line(f.LSMCgroup, "lsm-cgroup", "listen() without bind() could be refused (not used: autobound wildcard sockets stay possible)")
+	line(f.AbstractUnix, "abstract-unix", "host abstract unix sockets unreachable (Landlock scope, applied by the guest's init)")
+	unused := func(ok bool, name, what string) {
+		state := "unused"
+		if !ok {
+			state = "missing"
+		}
+		fmt.Fprintf(&b, "%-14s %-8s %s\n", name, state, what)
+	}
+	unused(f.UnixConnect, "unix-connect", "cgroup/connect_unix hook (Landlock covers abstract sockets)")
+	unused(f.LSMCgroup, "lsm-cgroup", "BPF LSM socket_listen (the skb backstop covers autobound listeners)")
 	return b.String()
 }

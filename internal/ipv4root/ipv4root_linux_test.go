@@ -889,3 +889,37 @@ func TestAliasesAddedAndRemoved(t *testing.T) {
 		t.Error("AddAliases on a missing device succeeded")
 	}
 }
+
+func TestScopeAbstractUnix(t *testing.T) {
+	needRoot(t)
+	if !Probe().AbstractUnix {
+		t.Skip("kernel lacks Landlock abstract unix scoping (6.12)")
+	}
+	name := fmt.Sprintf("vserver-test-%d", os.Getpid())
+	l, err := net.Listen("unix", "@"+name) // a host daemon's abstract socket
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=abstract "+name)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v: %s", err, out)
+	}
+	// Reachable before, refused after, the guest's own still fine.
+	if got := strings.TrimSpace(string(out)); got != "ok EPERM ok" {
+		t.Errorf("abstract socket connects: %q, want \"ok EPERM ok\"", got)
+	}
+}

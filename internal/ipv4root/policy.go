@@ -22,9 +22,10 @@ type Policy struct {
 	// one). 127.0.0.1 means "share the host's loopback" (what Chbind uses
 	// for host daemons).
 	Loopback netip.Addr
-	// DenyAbstractUnix asks for connects to abstract unix sockets of the
-	// host to be refused (cgroup/connect_unix, Linux 6.7). Not implemented
-	// yet: Attach reports it as missing in Active().
+	// DenyAbstractUnix asks for the host's abstract unix sockets to be out
+	// of the guest's reach. That is not a cgroup program: the guest's init
+	// calls ScopeAbstractUnix (Landlock, Linux 6.12) before exec'ing vinit.
+	// Attach only reports in Active() whether the kernel can.
 	DenyAbstractUnix bool
 }
 

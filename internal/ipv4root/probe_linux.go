@@ -81,6 +81,11 @@ func probe() Features {
 			try("v6only", ebpf.CGroupSockopt, ebpf.AttachCGroupSetsockopt, genSetsockopt(vo))
 		m.Close()
 	}
+	if landlockABI() >= 6 {
+		f.AbstractUnix = true
+	} else {
+		f.Why["abstract-unix"] = fmt.Sprintf("landlock ABI %d", landlockABI())
+	}
 	f.UnixConnect = try("unix-connect", ebpf.CGroupSockAddr, ebpf.AttachCgroupUnixConnect, asm.Instructions{asm.Mov.Imm(asm.R0, 1), asm.Return()})
 	if err := features.HaveProgramType(ebpf.LSM); err != nil {
 		f.Why["lsm-cgroup"] = shortErr(err)

@@ -10,6 +10,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -632,4 +634,62 @@ func execStart(t *testing.T, spec, instance string) []string {
 	}
 	t.Fatal("no ExecStart= in vserver@.service")
 	return nil
+}
+
+// In ipv4root mode a guest's bind to 0.0.0.0 lands on its own address: the
+// host reaches its web server there and not on 127.0.0.1; stop detaches
+// the programs.
+func TestIPv4RootGuestListensOnItsAddress(t *testing.T) {
+	e := newEnv(t)
+	ip := fmt.Sprintf("127.78.%d.%d", os.Getpid()>>8&0xff, os.Getpid()&0xff|1)
+	port := 20000 + os.Getpid()%20000
+	hook := fmt.Sprintf("#!/bin/sh\nhttpd -p 0.0.0.0:%d -h /var/www\n", port)
+	if err := os.MkdirAll(filepath.Join(e.root, "etc/vinit/hooks/post-start.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.root, "etc/vinit/hooks/post-start.d/web"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.config(e.name, fmt.Sprintf("[net]\nips = [%q]\n", ip))
+	if r := e.run("", "check", e.name); r.code != 0 {
+		t.Skipf("ipv4root is not available here: %s%s", r.stdout, r.stderr)
+	}
+	e.mustRun(e.name, "start")
+	r := e.mustRun(e.name, "status")
+	if !strings.Contains(r.stdout, "ipv4root:") || !strings.Contains(r.stdout, "bind4") {
+		t.Errorf("status does not show the protections:\n%s", r.stdout)
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	get := func(addr string) (string, error) {
+		resp, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	var body string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("guest log:\n%s", monitor.Tail(e.dirs.LogPath(e.name), 30))
+		}
+	})
+	waitFor(t, 10*time.Second, "the guest's web server on "+ip, func() bool {
+		var err error
+		body, err = get(fmt.Sprintf("%s:%d", ip, port))
+		return err == nil
+	})
+	if !strings.Contains(body, "hello from "+e.name) {
+		t.Errorf("got %q", body)
+	}
+	if out, err := get(fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+		t.Errorf("the guest's 0.0.0.0 listener is reachable on the host's 127.0.0.1: %q", out)
+	}
+	st := e.state(e.name)
+	e.mustRun(e.name, "stop")
+	e.assertGone(e.name)
+	if _, err := os.Stat(st.PinDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("BPF pins left in %s: %v", st.PinDir, err)
+	}
 }

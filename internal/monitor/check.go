@@ -83,9 +83,11 @@ func Probe() []string {
 	}
 	out = append(out, "limits: "+strings.Join(where, ", "))
 	if err := probeIPv4Root(); err != nil {
-		out = append(out, "ipv4root: "+err.Error())
+		out = append(out, "ipv4root: unavailable: "+err.Error())
 	} else {
-		out = append(out, "ipv4root: available")
+		for _, l := range strings.Split(strings.TrimSpace(ipv4rootFeatures()), "\n") {
+			out = append(out, "ipv4root: "+l)
+		}
 	}
 	return out
 }

@@ -59,10 +59,7 @@ func CleanStale(d Dirs, name string, logf func(format string, args ...any)) erro
 	}
 	if st != nil {
 		logf("removing stale state of %s (monitor pid %d, phase %s)", name, st.MonitorPID, st.Phase)
-		if err := detachIPv4Root(&netState{pinDir: st.PinDir}); err != nil {
-			errs = append(errs, err)
-		}
-		if err := removeAliases(st.Aliases); err != nil {
+		if err := (&netState{pinDir: st.PinDir, aliases: st.Aliases}).teardown(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -3,15 +3,12 @@ package monitor
 import (
 	"errors"
 	"fmt"
-	"net"
-	"os"
+	"net/netip"
 	"strings"
-
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/vserver-go/vserver/internal/cgroup"
 	"github.com/vserver-go/vserver/internal/guest"
+	"github.com/vserver-go/vserver/internal/ipv4root"
 )
 
 // netState is what setupNet did for one boot, for teardown.
@@ -23,9 +20,10 @@ type netState struct {
 
 // setupNet prepares the guest's network before any guest process exists:
 // the address aliases on [net] dev and, in ipv4root mode, the BPF programs
-// on the guest's cgroup. netns and none get a new network namespace from
-// isolation; host needs nothing. On error, what was done is in the
-// returned state (teardown undoes it).
+// on the guest's cgroup (a guest whose programs cannot be attached does not
+// start). none gets a new network namespace from isolation; host needs
+// nothing. On error, what was done is in the returned state (teardown
+// undoes it).
 func setupNet(cfg *guest.Config, g *cgroup.Group) (*netState, error) {
 	ns := &netState{}
 	switch cfg.Net.Mode {
@@ -35,40 +33,34 @@ func setupNet(cfg *guest.Config, g *cgroup.Group) (*netState, error) {
 		return ns, errors.New(`net mode "netns" is not implemented yet (use "ipv4root", "host" or "none")`)
 	}
 	if cfg.Net.Dev != "" {
-		if err := ns.addAliases(cfg); err != nil {
+		added, err := ipv4root.AddAliases(cfg.Net.Dev, cfg.Net.IPs)
+		for _, p := range added {
+			ns.aliases = append(ns.aliases, cfg.Net.Dev+" "+p.String())
+		}
+		if err != nil {
 			return ns, err
 		}
 	}
-	return ns, attachIPv4Root(ns, cfg, g)
-}
-
-func (ns *netState) addAliases(cfg *guest.Config) error {
-	link, err := netlink.LinkByName(cfg.Net.Dev)
+	v4, v6 := cfg.Net.Addrs()
+	ns.pinDir = PinDir(cfg.Name)
+	a, err := ipv4root.Attach(g.Path(), ns.pinDir, ipv4root.Policy{
+		IPv4: v4, IPv6: v6, Loopback: ipv4root.LoopbackFor(cfg.Context)})
 	if err != nil {
-		return fmt.Errorf("add addresses to %s: %w", cfg.Net.Dev, err)
+		return ns, err
 	}
-	for _, p := range cfg.Net.IPs {
-		ipn := &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-		a := &netlink.Addr{IPNet: ipn}
-		if err := netlink.AddrAdd(link, a); err != nil {
-			if errors.Is(err, unix.EEXIST) {
-				continue // the admin's address: not ours to remove
-			}
-			return fmt.Errorf("add address %s to %s: %w", p, cfg.Net.Dev, err)
-		}
-		ns.aliases = append(ns.aliases, cfg.Net.Dev+" "+p.String())
-	}
-	return nil
+	ns.protections = a.Active()
+	// The links are pinned: they stay attached after our handles close.
+	return ns, a.Close()
 }
 
 // teardown undoes setupNet.
 func (ns *netState) teardown() error {
 	var errs []error
-	if err := detachIPv4Root(ns); err != nil {
-		errs = append(errs, err)
+	if ns.pinDir != "" {
+		errs = append(errs, ipv4root.Detach(ns.pinDir))
 	}
 	errs = append(errs, removeAliases(ns.aliases))
-	ns.aliases = nil
+	ns.aliases, ns.pinDir = nil, ""
 	return errors.Join(errs...)
 }
 
@@ -77,31 +69,24 @@ func removeAliases(aliases []string) error {
 	var errs []error
 	for _, s := range aliases {
 		dev, addr, ok := strings.Cut(s, " ")
-		if !ok {
+		p, err := netip.ParsePrefix(addr)
+		if !ok || err != nil {
+			errs = append(errs, fmt.Errorf("bad alias record %q", s))
 			continue
 		}
-		link, err := netlink.LinkByName(dev)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("remove address %s from %s: %w", addr, dev, err))
-			continue
-		}
-		a, err := netlink.ParseAddr(addr)
-		if err != nil {
-			continue
-		}
-		if err := netlink.AddrDel(link, a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
-			errs = append(errs, fmt.Errorf("remove address %s from %s: %w", addr, dev, err))
-		}
+		errs = append(errs, ipv4root.RemoveAliases(dev, []netip.Prefix{p}))
 	}
 	return errors.Join(errs...)
 }
 
-func removePinDir(dir string) error {
-	if dir == "" {
-		return nil
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("remove BPF pins %s: %w", dir, err)
+// probeIPv4Root says whether ipv4root mode can work here.
+func probeIPv4Root() error {
+	f := ipv4root.Probe()
+	if m := f.Missing(); len(m) > 0 {
+		return fmt.Errorf("kernel %s lacks %s", f.Kernel, strings.Join(m, ", "))
 	}
 	return nil
 }
+
+// ipv4rootFeatures describes the kernel's ipv4root support for check.
+func ipv4rootFeatures() string { return ipv4root.Probe().String() }

@@ -180,7 +180,7 @@ func start(t *testing.T, cfg runConfig) *run {
 		}
 	})
 	if cfg.notPID1 {
-		r.initPid = r.waitInit(5 * time.Second)
+		r.initPid = r.waitInit(15*time.Second, exited)
 	}
 	return r
 }
@@ -241,6 +241,9 @@ func (r *run) kill() {
 // signal sends sig to the init under test.
 func (r *run) signal(sig syscall.Signal) {
 	r.t.Helper()
+	if r.initPid <= 0 {
+		r.t.Fatalf("send signal %d: the init's pid is unknown (it ended before it was seen)", sig)
+	}
 	if err := syscall.Kill(r.initPid, sig); err != nil {
 		r.t.Fatalf("send signal %d to the init (pid %d): %v", sig, r.initPid, err)
 	}
@@ -330,10 +333,18 @@ func (r *run) waitOutput(s string, timeout time.Duration) {
 }
 
 // waitInit waits until the stub's child runs the init binary and returns it.
-func (r *run) waitInit(timeout time.Duration) int {
+func (r *run) waitInit(timeout time.Duration, stubExited <-chan struct{}) int {
 	r.t.Helper()
 	var pid int
 	waitFor(r.t, timeout, "the stub's child to exec the init", func() bool {
+		select {
+		case <-stubExited:
+			r.t.Fatalf("the stub exited before its child ran the init")
+		default:
+		}
+		if r.exited() {
+			return true // too fast to be seen; pid stays 0
+		}
 		for _, p := range descendants(r.nsPid) {
 			if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pid)); p.ppid == r.nsPid && exe == initBin {
 				pid = p.pid

@@ -2,12 +2,15 @@ package pid1
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,20 +197,32 @@ var (
 	helperErr  error
 )
 
-// svcHelper builds testdata/svchelper once per run (static, like vinit).
+// svcHelper builds testdata/svchelper (static, like vinit) once per run,
+// into a file named for its source, so later runs reuse it and at most one
+// copy is left in the temporary directory.
 func svcHelper(t *testing.T) string {
 	t.Helper()
 	helperOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vinit-svchelper")
+		src, err := os.ReadFile("testdata/svchelper/main.go")
 		if err != nil {
 			helperErr = err
 			return
 		}
-		out := filepath.Join(dir, "svchelper")
-		cmd := exec.Command("go", "build", "-o", out, "./testdata/svchelper")
+		sum := sha256.Sum256(append(src, runtime.Version()...))
+		out := filepath.Join(os.TempDir(), "vinit-svchelper-"+hex.EncodeToString(sum[:8]))
+		if fi, err := os.Stat(out); err == nil && fi.Mode().IsRegular() {
+			helperPath = out
+			return
+		}
+		tmp := fmt.Sprintf("%s.%d", out, os.Getpid())
+		cmd := exec.Command("go", "build", "-o", tmp, "./testdata/svchelper")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			helperErr = fmt.Errorf("build svchelper: %v\n%s", err, b)
+			return
+		}
+		if err := os.Rename(tmp, out); err != nil {
+			helperErr = err
 			return
 		}
 		helperPath = out

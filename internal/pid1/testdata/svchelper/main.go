@@ -2,8 +2,9 @@
 // the tests with CGO_ENABLED=0. Subcommands:
 //
 //	activated             serve the sockets passed with LISTEN_FDS (go-systemd activation)
-//	notify STEP...        as the main process: sleep:DUR, send:STATE (sd_notify), child:STATE (a child sends)
-//	listen ADDR           accept TCP connections on ADDR forever
+//	notify STEP...        as the main process: sleep:DUR, send:STATE (sd_notify), child:STATE (a child
+//	                      sends), exit; without exit it then sleeps forever
+//	listen ADDR           accept connections on ADDR (host:port, or unix:/path) forever
 //	sigwrap IGN BLK -- CMD ARGS
 //	                      ignore the signals IGN and block BLK (comma-separated numbers), then exec CMD
 package main
@@ -35,7 +36,11 @@ func main() {
 	case "notify":
 		notify(os.Args[2:])
 	case "listen":
-		ln, err := net.Listen("tcp", os.Args[2])
+		network, addr := "tcp", os.Args[2]
+		if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+			network, addr = "unix", p
+		}
+		ln, err := net.Listen(network, addr)
 		if err != nil {
 			fail("listen: %v", err)
 		}
@@ -104,11 +109,13 @@ func notify(steps []string) {
 				fail("sd_notify %q: sent %v, %v", arg, ok, err)
 			}
 		case "child":
-			cmd := exec.Command("/proc/self/exe", "notify", "send:"+arg)
+			cmd := exec.Command("/proc/self/exe", "notify", "send:"+arg, "exit")
 			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 			if err := cmd.Run(); err != nil {
 				fail("child: %v", err)
 			}
+		case "exit":
+			os.Exit(0)
 		default:
 			fail("unknown step %q", s)
 		}

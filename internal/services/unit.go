@@ -178,6 +178,13 @@ func (u *unit) command() (*exec.Cmd, *outputs, error) {
 	if cmd.Dir == "" {
 		cmd.Dir = "/"
 	}
+	// The child's chdir failing is reported by exec as the program's
+	// ENOENT ("exec sleep: no such file or directory"): say what is missing.
+	if fi, err := os.Stat(cmd.Dir); err != nil {
+		return nil, nil, fmt.Errorf("workdir: %w", err)
+	} else if !fi.IsDir() {
+		return nil, nil, fmt.Errorf("workdir %s: not a directory", cmd.Dir)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if s.UID >= 0 || s.GID >= 0 {
 		cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}

@@ -34,7 +34,7 @@ func waitFile(t *testing.T, path string, want []byte) {
 func TestServicesOutputRedirection(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	script := func(n string) string { return shCmd(`echo out-` + n + `; echo err-` + n + ` >&2`) + "type = \"oneshot\"\n" }
+	script := func(n string) string { return shCmd(`echo out-`+n+`; echo err-`+n+` >&2`) + "type = \"oneshot\"\n" }
 	svcFile(t, dir, "s1", script("s1")+fmt.Sprintf("stderr = %q\n", filepath.Join(dir, "s1.err")))
 	svcFile(t, dir, "s2", script("s2")+fmt.Sprintf("stdout = %q\nstderr = \"null\"\n", filepath.Join(dir, "s2.out")))
 	svcFile(t, dir, "s3", script("s3")+fmt.Sprintf("stdout = %q\n", filepath.Join(dir, "s3.log")))

@@ -90,8 +90,8 @@ func TestA5Exit127(t *testing.T) {
 		{"with-orphan", "/bin/sh -c 'exec sleep 0.01' & exit 127"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			r := start(t, runConfig{cmd: []string{"/bin/sh", "-c", c.script}, deadline: 5 * time.Second})
-			r.expectExit(127, 3*time.Second)
+			r := start(t, runConfig{cmd: []string{"/bin/sh", "-c", c.script}, deadline: 10 * time.Second})
+			r.expectExit(127, 8*time.Second)
 		})
 	}
 }

@@ -16,9 +16,9 @@ func TestD1GroupSignal(t *testing.T) {
 		name := map[signalMode]string{modeGroup: "group", modeChild: "child-only"}[mode]
 		t.Run(name, func(t *testing.T) {
 			r := start(t, runConfig{options: options{mode: mode}, cmd: []string{helper("sigecho"), "-stdin", "sleep", "1000"}})
-			r.expectLine("ready", 5*time.Second)
+			r.expectLine("ready", 10*time.Second)
 			var sleeper proc
-			waitFor(t, 5*time.Second, "the child and its sleep", func() bool {
+			waitFor(t, 10*time.Second, "the child and its sleep", func() bool {
 				for _, p := range r.procs() {
 					if p.comm == "sleep" {
 						sleeper = p
@@ -46,7 +46,7 @@ func TestD1GroupSignal(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			r.stdin.Close()
-			r.expectExit(0, 5*time.Second)
+			r.expectExit(0, 10*time.Second)
 		})
 	}
 }
@@ -64,7 +64,7 @@ func TestD2Survivors(t *testing.T) {
 				options: options{mode: mode, notPID1: true},
 				cmd:     []string{"/bin/sh", "-c", "sleep 100 | cat & sleep 100 | cat >&2"},
 			})
-			waitFor(t, 5*time.Second, "the shell and its four pipeline processes", func() bool {
+			waitFor(t, 10*time.Second, "the shell and its four pipeline processes", func() bool {
 				return len(descendants(r.initPid)) == 5
 			}, func() string { return fmt.Sprintf("init %d, namespace %v", r.initPid, r.procs()) })
 			r.signal(syscall.SIGTERM)
@@ -105,7 +105,7 @@ func TestD3TermOnExit(t *testing.T) {
 		options: options{mode: modeGroup, notPID1: true},
 		cmd:     []string{"/bin/sh", "-c", helper("sigecho") + " -exit-on 15 & read x"},
 	})
-	r.expectLine("ready", 5*time.Second)
+	r.expectLine("ready", 10*time.Second)
 	r.stdin.Write([]byte("\n"))
 	r.expectExit(0, 10*time.Second)
 	if l, ok := r.nextLine(2 * time.Second); l != "15" {

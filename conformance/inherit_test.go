@@ -40,7 +40,7 @@ func TestI6InheritedFDs(t *testing.T) {
 		env:        []string{"LISTEN_FDS=1", "LISTEN_PID=1"},
 		extraFiles: []*os.File{sock, nil, stray},
 	})
-	info := r.probeInfo(5 * time.Second)
+	info := r.probeInfo(10 * time.Second)
 	if want := "LISTEN_PID=" + info["pid"]; !strings.Contains(info["env"], want+"\n") {
 		t.Errorf("the child (pid %s) sees %q, want %s", info["pid"], info["env"], want)
 	}
@@ -75,7 +75,7 @@ func TestI6InheritedFDs(t *testing.T) {
 	}
 	t.Logf("the init holds %d fds >= 3 of its own", own)
 	r.stdin.Close()
-	r.expectExit(0, 5*time.Second)
+	r.expectExit(0, 10*time.Second)
 }
 
 // I7: started in a directory, the init moves itself to / (so it pins no
@@ -85,7 +85,7 @@ func TestI7WorkingDirectory(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
 	r := start(t, runConfig{dir: dir, cmd: []string{helper("probe"), "-wait"}})
-	info := r.probeInfo(5 * time.Second)
+	info := r.probeInfo(10 * time.Second)
 	if info["cwd"] != dir {
 		t.Errorf("the child's cwd is %q, want %q", info["cwd"], dir)
 	}
@@ -93,7 +93,7 @@ func TestI7WorkingDirectory(t *testing.T) {
 		t.Errorf("the init's cwd is %q (%v), want /", cwd, err)
 	}
 	r.stdin.Close()
-	r.expectExit(0, 5*time.Second)
+	r.expectExit(0, 10*time.Second)
 }
 
 // TestVinitBurstNoLeak (vinit only): after 10,000 orphans have been reaped,
@@ -104,7 +104,7 @@ func TestVinitBurstNoLeak(t *testing.T) {
 		t.Skipf("vinit-only check (init under test: %s)", initKind.kind)
 	}
 	r := start(t, runConfig{cmd: []string{helper("orphans"), "-n", "10000", "-wait-start", "-wait-end", "-timeout", "25s"}, deadline: 40 * time.Second})
-	r.expectLine("ready", 5*time.Second)
+	r.expectLine("ready", 10*time.Second)
 	before := countFDs(t, r.initPid)
 	fmt.Fprintln(r.stdin)
 	l := r.waitLine("the orphans' result", 30*time.Second, func(l string) bool {
@@ -122,7 +122,7 @@ func TestVinitBurstNoLeak(t *testing.T) {
 		t.Errorf("vinit has %d fds after the burst, %d before", after, before)
 	}
 	fmt.Fprintln(r.stdin)
-	r.expectExit(0, 5*time.Second)
+	r.expectExit(0, 10*time.Second)
 }
 
 func countFDs(t *testing.T, pid int) int {

@@ -14,7 +14,7 @@ import (
 func orphanRun(t *testing.T, o options, timeout time.Duration, args ...string) (*run, string) {
 	t.Helper()
 	r := start(t, runConfig{options: o, cmd: append([]string{helper("orphans")}, args...), deadline: timeout + 10*time.Second})
-	r.expectLine("ready", 5*time.Second)
+	r.expectLine("ready", 10*time.Second)
 	var last string
 	for {
 		l, ok := r.nextLine(timeout)
@@ -46,7 +46,7 @@ func TestC1ReapOrphans(t *testing.T) {
 // a subreaper, or the orphans go to the namespace's PID 1, which (the test's
 // stub) never reaps them.
 func TestC2ReapAsSubreaper(t *testing.T) {
-	r, last := orphanRun(t, options{notPID1: true}, 5*time.Second, "-n", "100", "-stagger", "300ms", "-timeout", "3s")
+	r, last := orphanRun(t, options{notPID1: true}, 10*time.Second, "-n", "100", "-stagger", "300ms", "-timeout", "8s")
 	r.expectExit(0, 10*time.Second)
 	if z := zombies(r.procs()); len(z) > 0 {
 		t.Errorf("zombies left: %d, e.g. %v", len(z), z[0])
@@ -60,12 +60,12 @@ func TestC2ReapAsSubreaper(t *testing.T) {
 func TestC3NoZombies(t *testing.T) {
 	r := start(t, runConfig{cmd: []string{"/bin/sh", "-c", `(/bin/sh -c "/bin/sh -c 'echo x' &" &); exec sleep 100`}})
 	r.expectLine("x", 5*time.Second)
-	waitFor(t, 5*time.Second, "no zombies and only the main child left", func() bool {
+	waitFor(t, 10*time.Second, "no zombies and only the main child left", func() bool {
 		ps := r.procs()
 		return len(ps) == 1 && len(zombies(ps)) == 0
 	})
 	r.signal(syscall.SIGTERM)
-	r.expectExit(143, 5*time.Second)
+	r.expectExit(143, 10*time.Second)
 }
 
 // C4: SIGCHLD coalesces. 1000 rounds of three orphans dying in the same
@@ -103,7 +103,7 @@ func TestC6OwnWaitIntact(t *testing.T) {
 		t.Errorf("execwait: %s", l)
 	}
 	t.Log(l)
-	r.expectExit(0, 5*time.Second)
+	r.expectExit(0, 10*time.Second)
 }
 
 // C7: detached workers (setsid, parent gone) exit with assorted codes after
@@ -118,7 +118,7 @@ func TestC7DetachedWorkers(t *testing.T) {
 	script.WriteString("echo spawned\nexec sleep 100\n")
 	r := start(t, runConfig{cmd: []string{"/bin/sh", "-c", script.String()}})
 	r.expectLine("spawned", 5*time.Second)
-	waitFor(t, 5*time.Second, "every worker gone and reaped", func() bool {
+	waitFor(t, 10*time.Second, "every worker gone and reaped", func() bool {
 		ps := r.procs()
 		return len(ps) == 1 && ps[0].ppid == r.initPid && ps[0].state != 'Z'
 	})
@@ -126,14 +126,14 @@ func TestC7DetachedWorkers(t *testing.T) {
 		t.Fatalf("the init exited: %v", r.wait(0))
 	}
 	r.signal(syscall.SIGTERM)
-	r.expectExit(143, 5*time.Second)
+	r.expectExit(143, 10*time.Second)
 }
 
 // C8: spurious SIGCHLDs to the init change nothing: the child keeps running
 // and its exit status later arrives intact.
 func TestC8SpuriousSIGCHLD(t *testing.T) {
 	r := start(t, runConfig{cmd: []string{helper("sigecho"), "-stdin"}})
-	r.expectLine("ready", 5*time.Second)
+	r.expectLine("ready", 10*time.Second)
 	child := r.initChildren()
 	for i := 0; i < 100; i++ {
 		r.signal(syscall.SIGCHLD)
@@ -148,5 +148,5 @@ func TestC8SpuriousSIGCHLD(t *testing.T) {
 		t.Fatalf("the child changed: before %v, after %v", child, now)
 	}
 	fmt.Fprintln(r.stdin, "exit 7")
-	r.expectExit(7, 5*time.Second)
+	r.expectExit(7, 10*time.Second)
 }

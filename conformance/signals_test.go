@@ -15,7 +15,7 @@ func TestHarness(t *testing.T) {
 	for _, notPID1 := range []bool{false, true} {
 		t.Run(fmt.Sprintf("notPID1=%v", notPID1), func(t *testing.T) {
 			r := start(t, runConfig{options: options{notPID1: notPID1}, cmd: []string{helper("probe"), "-wait"}})
-			info := r.probeInfo(5 * time.Second)
+			info := r.probeInfo(10 * time.Second)
 			wantPPID := strconv.Itoa(nsPidOf(t, r.initPid))
 			if !notPID1 && wantPPID != "1" {
 				t.Errorf("the init is pid %s in its namespace, want 1", wantPPID)
@@ -27,7 +27,7 @@ func TestHarness(t *testing.T) {
 				t.Errorf("the child's parent is pid %s in the namespace, want the init, %s", info["ppid"], wantPPID)
 			}
 			r.stdin.Close()
-			r.expectExit(0, 5*time.Second)
+			r.expectExit(0, 10*time.Second)
 		})
 	}
 }
@@ -38,7 +38,7 @@ func TestHarness(t *testing.T) {
 // runtime of the echo helper keeps every SIGPROF to its profiler).
 func TestB1Forwarding(t *testing.T) {
 	r := start(t, runConfig{cmd: []string{helper("sigecho"), "-stdin"}})
-	r.expectLine("ready", 5*time.Second)
+	r.expectLine("ready", 10*time.Second)
 	var missing []string
 	for s := 1; s <= 31; s++ {
 		switch syscall.Signal(s) {
@@ -63,7 +63,7 @@ func TestB1Forwarding(t *testing.T) {
 		t.Errorf("signals not forwarded within 2s each: %s", strings.Join(missing, " "))
 	}
 	r.stdin.Close()
-	r.expectExit(0, 5*time.Second)
+	r.expectExit(0, 10*time.Second)
 	for l := range r.lines {
 		t.Errorf("unexpected output after the last signal: %q", l)
 	}
@@ -75,7 +75,7 @@ func TestB2DefaultActionExit(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2} {
 		t.Run(strings.TrimPrefix(sigName(sig), "SIG"), func(t *testing.T) {
 			r := start(t, runConfig{cmd: []string{"/bin/sh", "-c", "trap - TERM USR1 USR2; sleep 100; :"}})
-			waitFor(t, 5*time.Second, "the shell and its sleep", func() bool { return len(r.procs()) >= 2 })
+			waitFor(t, 10*time.Second, "the shell and its sleep", func() bool { return len(r.procs()) >= 2 })
 			r.signal(sig)
 			r.expectExit(128+int(sig), 5*time.Second)
 		})
@@ -89,7 +89,7 @@ func TestB3Rewrite(t *testing.T) {
 		options: options{rewrite: [][2]int{{int(syscall.SIGTERM), int(syscall.SIGQUIT)}}},
 		cmd:     []string{helper("sigecho"), "-stdin"},
 	})
-	r.expectLine("ready", 5*time.Second)
+	r.expectLine("ready", 10*time.Second)
 	r.signal(syscall.SIGTERM)
 	if l, _ := r.nextLine(2 * time.Second); l != "3" {
 		t.Errorf("after TERM to the init the child got %q, want 3 (QUIT)", l)
@@ -99,7 +99,7 @@ func TestB3Rewrite(t *testing.T) {
 		t.Errorf("after USR1 to the init the child got %q, want 10", l)
 	}
 	r.stdin.Close()
-	r.expectExit(0, 5*time.Second)
+	r.expectExit(0, 10*time.Second)
 }
 
 // B7: the init's parent ignored TTOU/SEGV/INT and blocked TTIN/ILL/TERM; the
@@ -121,7 +121,7 @@ func TestB7CleanSignalState(t *testing.T) {
 			got[k] = strings.TrimSpace(v)
 		}
 	}
-	r.expectExit(0, 5*time.Second)
+	r.expectExit(0, 10*time.Second)
 	for _, k := range []string{"SigIgn", "SigBlk"} {
 		v, ok := got[k]
 		if !ok {

@@ -14,7 +14,7 @@ func TestE1TTYInput(t *testing.T) {
 	r := start(t, runConfig{tty: true, cmd: []string{"/usr/bin/tac"}})
 	r.pty.Write([]byte("1\n2\n3\n\x04"))
 	r.waitOutput("3\r\n2\r\n1\r\n", 5*time.Second)
-	r.expectExit(0, 5*time.Second)
+	r.expectExit(0, 10*time.Second)
 }
 
 // E2: the child owns the terminal: it is in the terminal's foreground
@@ -22,8 +22,8 @@ func TestE1TTYInput(t *testing.T) {
 func TestE2ChildGetsTTY(t *testing.T) {
 	t.Run("probe", func(t *testing.T) {
 		r := start(t, runConfig{tty: true, cmd: []string{helper("probe")}})
-		r.waitOutput("ready", 5*time.Second)
-		r.expectExit(0, 5*time.Second)
+		r.waitOutput("ready", 10*time.Second)
+		r.expectExit(0, 10*time.Second)
 		info := map[string]string{}
 		for _, l := range strings.Split(r.ptyOut.String(), "\r\n") {
 			if k, v, ok := strings.Cut(l, " "); ok {
@@ -44,7 +44,7 @@ func TestE2ChildGetsTTY(t *testing.T) {
 		}
 		r := start(t, runConfig{tty: true, cmd: []string{bash, "--norc", "--noprofile", "-i"}})
 		r.pty.Write([]byte("echo \"flags=$-\"\nexit 0\n"))
-		r.expectExit(0, 5*time.Second)
+		r.expectExit(0, 10*time.Second)
 		out := r.ptyOut.String()
 		i := strings.Index(out, "flags=")
 		if i < 0 {
@@ -63,14 +63,14 @@ func TestE4Interactive(t *testing.T) {
 	t.Run("exit", func(t *testing.T) {
 		r := start(t, runConfig{tty: true, cmd: []string{"/bin/sh", "-i"}})
 		r.pty.Write([]byte("exit 0\n"))
-		r.expectExit(0, 5*time.Second)
+		r.expectExit(0, 10*time.Second)
 	})
 	t.Run("ctrl-c", func(t *testing.T) {
 		r := start(t, runConfig{tty: true, cmd: []string{"/bin/sh", "-c", "echo looping; while :; do sleep 1; done"}})
-		r.waitOutput("looping", 5*time.Second)
-		waitFor(t, 5*time.Second, "the loop's sleep", func() bool { return len(r.procs()) >= 2 })
+		r.waitOutput("looping", 10*time.Second)
+		waitFor(t, 10*time.Second, "the loop's sleep", func() bool { return len(r.procs()) >= 2 })
 		r.pty.Write([]byte{3})
-		r.expectExit(130, 5*time.Second)
+		r.expectExit(130, 10*time.Second)
 	})
 }
 
@@ -82,7 +82,7 @@ func TestE5JobControlSignals(t *testing.T) {
 			var child int
 			// Wait for the exec: before it the init may still be
 			// setting the child up (its own group or session).
-			waitFor(t, 5*time.Second, "the child to run sleep", func() bool {
+			waitFor(t, 10*time.Second, "the child to run sleep", func() bool {
 				c := r.initChildren()
 				if len(c) == 1 && c[0].comm == "sleep" {
 					child = c[0].pid
@@ -91,11 +91,11 @@ func TestE5JobControlSignals(t *testing.T) {
 			})
 			state := func() byte { p, _ := readProc(child); return p.state }
 			r.signal(sig)
-			waitFor(t, 2*time.Second, "the child to stop after "+sigName(sig), func() bool { return state() == 'T' })
+			waitFor(t, 5*time.Second, "the child to stop after "+sigName(sig), func() bool { return state() == 'T' })
 			r.signal(syscall.SIGCONT)
-			waitFor(t, 2*time.Second, "the child to resume after SIGCONT", func() bool { return state() != 'T' })
+			waitFor(t, 5*time.Second, "the child to resume after SIGCONT", func() bool { return state() != 'T' })
 			r.signal(syscall.SIGTERM)
-			r.expectExit(143, 5*time.Second)
+			r.expectExit(143, 10*time.Second)
 		})
 	}
 }

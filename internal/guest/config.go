@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/kballard/go-shellquote"
+
+	"github.com/vserver-go/vserver/internal/isolation"
 )
 
 // Network modes.
@@ -323,9 +325,6 @@ func (d *decoder) config(name string, m map[string]any) *Config {
 	if !modeSet && len(c.Net.IPs) > 0 {
 		c.Net.Mode = NetIPv4Root
 	}
-	if c.Net.Mode == NetIPv4Root && !c.Net.FirstIPv4().IsValid() && len(c.Net.IPs) == 0 {
-		d.valErr([]string{"net", "mode"}, `mode "ipv4root" needs at least one address in net.ips`)
-	}
 	return c
 }
 
@@ -426,28 +425,6 @@ func parseIP(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// CapNames are the Linux capabilities by number (capability.h).
-var CapNames = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
-	"CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
-	"CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
-	"CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
-	"CAP_CHECKPOINT_RESTORE",
-}
-
-// canonCap turns "net_raw", "NET_RAW" or "cap_net_raw" into "CAP_NET_RAW".
-func canonCap(s string) string {
-	u := strings.ToUpper(strings.TrimSpace(s))
-	if !strings.HasPrefix(u, "CAP_") {
-		u = "CAP_" + u
-	}
-	return u
-}
-
 var capsKeys = []string{"add", "drop"}
 
 func (d *decoder) caps(path []string, t map[string]any, c *Caps) {
@@ -458,16 +435,12 @@ func (d *decoder) caps(path []string, t map[string]any, c *Caps) {
 		case "add", "drop":
 			names, _ := d.strList(p, v)
 			for i, n := range names {
-				cn := canonCap(n)
-				if !contains(CapNames, cn) {
-					hint := ""
-					if sg := suggest(cn, CapNames); sg != "" {
-						hint = fmt.Sprintf(", did you mean %q?", sg)
-					}
-					d.valErr(sub(p, elem(i)), "unknown capability %q%s", n, hint)
+				cn, err := isolation.ParseCaps([]string{n})
+				if err != nil {
+					d.valErr(sub(p, elem(i)), "%v", err)
 					continue
 				}
-				seen[k] = append(seen[k], cn)
+				seen[k] = append(seen[k], cn...)
 			}
 		default:
 			d.unknownKey(p, capsKeys)

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -591,7 +590,7 @@ func removeGroup(g *cgroup.Group, deadline time.Time) error {
 		if err == nil || time.Now().After(deadline) {
 			return err
 		}
-		if !strings.Contains(err.Error(), "busy") {
+		if !errors.Is(err, syscall.EBUSY) {
 			return err
 		}
 		time.Sleep(10 * time.Millisecond)

@@ -109,8 +109,15 @@ func benchInGroups(b *testing.B, loop func(b *testing.B)) {
 				}
 			}
 			moveSelf(b, c.dir)
+			inside := true
+			defer func() {
+				if inside { // the loop failed: never stay in a group that is killed at cleanup
+					moveSelf(b, back)
+				}
+			}()
 			loop(b)
 			moveSelf(b, back)
+			inside = false
 			if before != nil {
 				for name, st := range progStats(b, c.dir) {
 					runs := st.RunCount - before[name].RunCount

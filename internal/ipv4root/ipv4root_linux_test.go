@@ -923,3 +923,19 @@ func TestScopeAbstractUnix(t *testing.T) {
 		t.Errorf("abstract socket connects: %q, want \"ok EPERM ok\"", got)
 	}
 }
+
+func TestSubCgroupInheritsPrograms(t *testing.T) {
+	needRoot(t)
+	inNewNetns(t)
+	dir := guestGroup(t, "a", polA)
+	// A guest may make sub-cgroups (systemd inside does); they stay confined.
+	sub := filepath.Join(dir, "inner")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g := startIn(t, sub)
+	s := g.ok("socket tcp4")
+	g.ok("bind %s 0.0.0.0:8080", s)
+	g.expect("127.0.0.2:8080", "name %s", s)
+	g.fails("EADDRNOTAVAIL", "bind %s 127.0.0.3:8081", g.ok("socket tcp4"))
+}

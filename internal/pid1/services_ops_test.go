@@ -1,0 +1,333 @@
+package pid1
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vserver-go/vserver/internal/services"
+	"golang.org/x/sys/unix"
+)
+
+// greeting connects to a socket-activated svchelper and returns its line.
+func greeting(t *testing.T, network, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout(network, addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("connect %s: %v", addr, err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("read from %s: %v (got %q)", addr, err, line)
+	}
+	return strings.TrimSpace(line)
+}
+
+// Socket activation: vinit opens the sockets, a go-systemd activation
+// server gets them (LISTEN_PID is its own pid), answers on them, and the
+// sockets survive a restart.
+func TestServicesSocketActivation(t *testing.T) {
+	t.Parallel()
+	helper := svcHelper(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	sock := filepath.Join(dir, "ctl.sock.web")
+	svcFile(t, dir, "web", fmt.Sprintf(`command = [%q, "activated"]
+listen = ["tcp:%s", "unix:%s"]
+listen_names = ["http", "ctl"]
+`, helper, addr, sock))
+	g := startGuest(t, dir, guestOpts{})
+	g.waitReady()
+	pid := g.waitState("web", services.StateRunning, 5*time.Second).PID
+	if got, want := greeting(t, "tcp", addr), fmt.Sprintf("pid=%d name=http", pid); got != want {
+		t.Fatalf("tcp: %q, want %q", got, want)
+	}
+	if got, want := greeting(t, "unix", sock), fmt.Sprintf("pid=%d name=ctl", pid); got != want {
+		t.Fatalf("unix: %q, want %q", got, want)
+	}
+	if out, err := g.client("restart", "web"); err != nil {
+		t.Fatalf("restart: %v %s", err, out)
+	}
+	pid2 := g.waitState("web", services.StateRunning, 5*time.Second).PID
+	if pid2 == pid {
+		t.Fatalf("restart kept pid %d", pid)
+	}
+	if got, want := greeting(t, "tcp", addr), fmt.Sprintf("pid=%d name=http", pid2); got != want {
+		t.Fatalf("tcp after the restart: %q, want %q", got, want)
+	}
+}
+
+// D5: a forking daemon (double fork, pidfile) is tracked: status shows the
+// daemon, its death is noticed (and it is restarted), stopping kills it.
+func TestServicesForkingDaemon(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pidfile := filepath.Join(dir, "d.pid")
+	svcFile(t, dir, "d", shCmd(`( setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > `+pidfile+` ); exit 0`)+fmt.Sprintf(`type = "forking"
+pidfile = %q
+restart_delay = "10ms"
+`, pidfile))
+	g := startGuest(t, dir, guestOpts{})
+	g.waitReady()
+	st := g.waitState("d", services.StateRunning, 5*time.Second)
+	b, _ := os.ReadFile(pidfile)
+	if want, _ := strconv.Atoi(strings.TrimSpace(string(b))); st.PID != want || want == 0 {
+		t.Fatalf("status pid %d, pidfile %q", st.PID, b)
+	}
+	hpid := g.hostPID(st.PID)
+	if !alive(hpid) {
+		t.Fatalf("daemon %d (host %d) not running", st.PID, hpid)
+	}
+	// Its death is seen: it is restarted with a new daemon.
+	if err := unix.Kill(hpid, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	st = g.waitSvc("d", 5*time.Second, "to be restarted", func(s services.Status) bool {
+		return s.State == services.StateRunning && s.Restarts == 1 && s.PID != st.PID && s.PID != 0
+	})
+	if st.LastExit != "killed by SIGKILL" {
+		t.Fatalf("last exit %q", st.LastExit)
+	}
+	hpid = g.hostPID(st.PID)
+	if out, err := g.client("stop", "d"); err != nil {
+		t.Fatalf("stop: %v %s", err, out)
+	}
+	if alive(hpid) {
+		t.Fatal("the daemon survived its service's stop")
+	}
+	if st := g.svc("d"); st.State != services.StateStopped {
+		t.Fatalf("after stop: %+v", st)
+	}
+}
+
+// D4: a process that escaped the service's process group (setsid) is
+// stopped with the service.
+func TestServicesEscapedProcessStopped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	svcFile(t, dir, "esc", shCmd(`setsid sleep 1001 </dev/null & exec sleep 10001`))
+	g := startGuest(t, dir, guestOpts{})
+	g.waitReady()
+	poll(t, 5*time.Second, "both sleeps", func() bool {
+		return len(g.procsWithCmdline("sleep", "1001")) == 1 && len(g.procsWithCmdline("sleep", "10001")) == 1
+	})
+	if out, err := g.client("stop", "esc"); err != nil {
+		t.Fatalf("stop: %v %s", err, out)
+	}
+	if p := g.procsWithCmdline("sleep", "1001"); len(p) != 0 {
+		t.Fatalf("the escaped sleep 1001 survived the stop: %v", p)
+	}
+	if p := g.procsWithCmdline("sleep", "10001"); len(p) != 0 {
+		t.Fatalf("the main sleep survived the stop: %v", p)
+	}
+}
+
+// Reload, by SIGHUP and by "vinit reload": an unchanged service keeps its
+// process, a changed one restarts with the new definition, a new one
+// starts, a removed one stops, and a broken file keeps the old definition
+// running with the error reported.
+func TestServicesReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ver := filepath.Join(dir, "version")
+	svcFile(t, dir, "keep", `command = "sleep 1000"`+"\n")
+	svcFile(t, dir, "change", shCmd(`echo v1 > `+ver+`; exec sleep 1000`))
+	svcFile(t, dir, "remove", `command = "sleep 1002"`+"\n")
+	svcFile(t, dir, "broken", `command = "sleep 1003"`+"\n")
+	g := startGuest(t, dir, guestOpts{})
+	g.waitReady()
+	pids := map[string]int{}
+	for _, n := range []string{"keep", "change", "remove", "broken"} {
+		pids[n] = g.waitState(n, services.StateRunning, 5*time.Second).PID
+	}
+	removeHost := g.hostPID(pids["remove"])
+
+	svcFile(t, dir, "change", shCmd(`echo v2 > `+ver+`; exec sleep 1000`))
+	if err := os.Remove(filepath.Join(dir, "cfg", "services", "remove.toml")); err != nil {
+		t.Fatal(err)
+	}
+	svcFile(t, dir, "new", `command = "sleep 1004"`+"\n")
+	svcFile(t, dir, "broken", "command = \"sleep 1005\"\nrestrat = \"always\"\n")
+	g.signal(unix.SIGHUP)
+	g.waitState("new", services.StateRunning, 5*time.Second)
+	g.waitSvc("change", 5*time.Second, "to restart", func(s services.Status) bool {
+		return s.State == services.StateRunning && s.PID != pids["change"]
+	})
+	waitFile(t, ver, []byte("v2\n"))
+	g.waitSvc("remove", 5*time.Second, "to be gone", func(s services.Status) bool { return s.Name == "" })
+	if alive(removeHost) {
+		t.Fatal("the removed service's process still runs")
+	}
+	for _, n := range []string{"keep", "broken"} {
+		if st := g.svc(n); st.State != services.StateRunning || st.PID != pids[n] {
+			t.Fatalf("%s: %+v, want still running as pid %d", n, st, pids[n])
+		}
+	}
+	poll(t, 5*time.Second, "the broken file's error in the log", func() bool {
+		out := g.out.String()
+		return strings.Contains(out, `broken.toml:2:1: unknown key "restrat", did you mean "restart"?`) &&
+			strings.Contains(out, `service "broken" keeps its old definition`)
+	})
+
+	// The same by request: the reply carries the error.
+	pids["new"] = g.svc("new").PID
+	svcFile(t, dir, "new", `command = "sleep 1006"`+"\n")
+	svcFile(t, dir, "new2", `command = "sleep 1007"`+"\n")
+	out, err := g.client("reload")
+	if err == nil || !strings.Contains(out, `broken.toml:2:1: unknown key "restrat"`) {
+		t.Fatalf("vinit reload with a broken file: %v %q, want an error naming it", err, out)
+	}
+	g.waitState("new2", services.StateRunning, 5*time.Second)
+	st := g.waitSvc("new", 5*time.Second, "to restart", func(s services.Status) bool {
+		return s.State == services.StateRunning && s.PID != pids["new"]
+	})
+	if st.Command != "sleep 1006" {
+		t.Fatalf("new runs %q", st.Command)
+	}
+	for _, n := range []string{"keep", "broken"} {
+		if st := g.svc(n); st.State != services.StateRunning || st.PID != pids[n] {
+			t.Fatalf("%s: %+v, want still running as pid %d", n, st, pids[n])
+		}
+	}
+}
+
+// vinit stop / start / restart NAME.
+func TestServicesControlStopStartRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	svcFile(t, dir, "s", `command = "sleep 1000"`+"\n")
+	svcFile(t, dir, "off", `command = "sleep 1001"`+"\nenabled = false\n")
+	g := startGuest(t, dir, guestOpts{})
+	g.waitReady()
+	if st := g.svc("off"); st.State != services.StateStopped {
+		t.Fatalf("disabled service: %+v", st)
+	}
+	pid := g.waitState("s", services.StateRunning, 5*time.Second).PID
+	hpid := g.hostPID(pid)
+	if out, err := g.client("stop", "s"); err != nil {
+		t.Fatalf("stop: %v %s", err, out)
+	}
+	if st := g.svc("s"); st.State != services.StateStopped || st.PID != 0 {
+		t.Fatalf("after stop: %+v", st)
+	}
+	if alive(hpid) {
+		t.Fatal("process alive after stop")
+	}
+	if out, err := g.client("start", "s"); err != nil {
+		t.Fatalf("start: %v %s", err, out)
+	}
+	pid2 := g.waitState("s", services.StateRunning, 5*time.Second).PID
+	if pid2 == pid {
+		t.Fatalf("start reused pid %d", pid)
+	}
+	if out, err := g.client("restart", "s"); err != nil {
+		t.Fatalf("restart: %v %s", err, out)
+	}
+	pid3 := g.waitState("s", services.StateRunning, 5*time.Second).PID
+	if pid3 == pid2 {
+		t.Fatalf("restart kept pid %d", pid2)
+	}
+	if out, err := g.client("start", "off"); err != nil {
+		t.Fatalf("start off: %v %s", err, out)
+	}
+	g.waitState("off", services.StateRunning, 5*time.Second)
+	if out, err := g.client("stop", "nosuch"); err == nil || !strings.Contains(out, `no service "nosuch"`) {
+		t.Fatalf("stop of an unknown service: %v %s", err, out)
+	}
+}
+
+// A6: the main service exits 3: the others are stopped (in order) and
+// vinit exits 3.
+func TestServicesMainExitStatus(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	order := filepath.Join(dir, "order")
+	svcFile(t, dir, "app", shCmd(`sleep 0.3; exit 3`)+"main = true\nrestart = \"never\"\nafter = [\"db\"]\n")
+	svcFile(t, dir, "db", shCmd(`trap 'echo db >> `+order+`; exit 0' TERM; while :; do sleep 1 & wait; done`))
+	svcFile(t, dir, "side", shCmd(`trap 'echo side >> `+order+`; exit 0' TERM; while :; do sleep 1 & wait; done`)+"after = [\"db\"]\n")
+	g := startGuest(t, dir, guestOpts{})
+	g.waitReady()
+	ws := g.wait(10 * time.Second)
+	if got := killedBy(ws); got != "exit status 3" {
+		t.Fatalf("parent saw %s, want exit status 3", got)
+	}
+	if got := strings.Join(readLines(t, order), " "); got != "side db" {
+		t.Fatalf("stop order %q, want \"side db\"", got)
+	}
+}
+
+// cron dies of SIGTERM (status 143): a service that dies of its own stop
+// signal while being stopped stopped cleanly; the same signal from
+// elsewhere is a failure and restarts it.
+func TestServicesDiesOfStopSignal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	svcFile(t, dir, "cron", `command = "sleep 1000"`+"\nrestart_delay = \"10ms\"\n")
+	svcFile(t, dir, "intstop", `command = "sleep 1001"`+"\nstop_signal = \"INT\"\n")
+	g := startGuest(t, dir, guestOpts{})
+	g.waitReady()
+	pid := g.waitState("cron", services.StateRunning, 5*time.Second).PID
+	if err := unix.Kill(g.hostPID(pid), unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	st := g.waitSvc("cron", 5*time.Second, "to be restarted", func(s services.Status) bool {
+		return s.State == services.StateRunning && s.Restarts == 1
+	})
+	if st.LastExit != "killed by SIGTERM" {
+		t.Fatalf("last exit %q", st.LastExit)
+	}
+	for _, n := range []string{"cron", "intstop"} {
+		if out, err := g.client("stop", n); err != nil {
+			t.Fatalf("stop %s: %v %s", n, err, out)
+		}
+		st := g.svc(n)
+		want := map[string]string{"cron": "killed by SIGTERM", "intstop": "killed by SIGINT"}[n]
+		if st.State != services.StateStopped || st.LastExit != want || st.Reason != "stopped" {
+			t.Fatalf("%s after stop: %+v, want stopped, %s", n, st, want)
+		}
+	}
+}
+
+// B7 for services: whatever vinit inherited (SIGINT and SIGQUIT ignored,
+// SIGUSR1, SIGUSR2 and SIGTERM blocked), every service starts with default
+// dispositions and an empty mask, also through the exec trampoline; and
+// vinit still acts on SIGTERM.
+func TestServicesCleanSignalState(t *testing.T) {
+	t.Parallel()
+	helper := svcHelper(t)
+	dir := t.TempDir()
+	cmd := `command = ["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]` + "\ntype = \"oneshot\"\n"
+	svcFile(t, dir, "plain", cmd+fmt.Sprintf("stdout = %q\n", filepath.Join(dir, "plain.out")))
+	svcFile(t, dir, "wrapped", cmd+fmt.Sprintf("stdout = %q\numask = \"022\"\n", filepath.Join(dir, "wrapped.out")))
+	g, r := startGuestPiped(t, dir, []string{helper, "sigwrap", "2,3", "10,12,15", "--"})
+	go func() { _, _ = io.Copy(g.out, r) }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("vinit output:\n%s", g.out.String())
+		}
+	})
+	// The wrapper hands what it execs that state (checked on grep).
+	out, err := exec.Command(helper, "sigwrap", "2,3", "10,12,15", "--", "/bin/grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status").CombinedOutput()
+	if err != nil || string(out) != "SigBlk:\t0000000000004a00\nSigIgn:\t0000000000000006\n" {
+		t.Fatalf("the wrapper does not set up the signal state: %v %q", err, out)
+	}
+	g.waitReady()
+	want := []byte("SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n")
+	waitFile(t, filepath.Join(dir, "plain.out"), want)
+	waitFile(t, filepath.Join(dir, "wrapped.out"), want)
+	g.signal(unix.SIGTERM)
+	if got := killedBy(g.wait(10 * time.Second)); got != "killed by SIGINT" {
+		t.Fatalf("SIGTERM to a vinit started with it blocked: parent saw %s", got)
+	}
+}

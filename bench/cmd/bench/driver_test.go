@@ -20,7 +20,7 @@ ok  	github.com/vserver-go/vserver/internal/ipv4root	12.3s
 `
 
 func TestParseGoBench(t *testing.T) {
-	tabs := parseGoBench([]byte(goBenchOutput), "Connect/plain")
+	tabs := parseGoBench([]byte(goBenchOutput), "*/plain")
 	if len(tabs) != 4 {
 		t.Fatalf("got %d tables, want 4 (ns/op, B/op, allocs/op, binds/conn)", len(tabs))
 	}
@@ -36,6 +36,12 @@ func TestParseGoBench(t *testing.T) {
 	}
 	if got := ns.Ratio("Connect/ipv4root", "Connect/plain"); got < 1.095 || got > 1.096 {
 		t.Errorf("ipv4root/plain = %v, want 11500/10500", got)
+	}
+	md := ns.Markdown()
+	for _, want := range []string{"× same group/plain (ratio of medians)", "| Connect/ipv4root | 11.5 µs | 11.0 µs | 12.0 µs | 0.500 µs | 2 | 1.10 |", "| Bind | 20.0 µs | 20.0 µs | 20.0 µs | 0.000 µs | 1 | – |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
 	}
 	if tabs[1].Unit != Bytes || tabs[2].Title != "allocations per operation" || tabs[3].Unitname != "binds/conn" {
 		t.Errorf("tables: %q %q %q", tabs[1].Title, tabs[2].Title, tabs[3].Title)

@@ -31,7 +31,8 @@ type Table struct {
 	Unit     Unit
 	Unitname string // for Count: what is counted ("ns/op", "allocs/op")
 	// Baseline names the row the ratio column is against ("" = no ratio
-	// column). Paired: the ratio is the median of per-round ratios, which
+	// column). "*/NAME" pairs each row "GROUP/x" with "GROUP/NAME" (go
+	// sub-benchmarks such as Connect/with against Connect/without). Paired: the ratio is the median of per-round ratios, which
 	// cancels drift that hits both rows of a round; otherwise the ratio of
 	// the medians.
 	Baseline string
@@ -117,6 +118,19 @@ func (t *Table) Median(name string) float64 {
 	return math.NaN()
 }
 
+// baselineFor is the row a row's ratio is against ("" = none).
+func (t *Table) baselineFor(name string) string {
+	suffix, ok := strings.CutPrefix(t.Baseline, "*/")
+	if !ok {
+		return t.Baseline
+	}
+	group, _, found := strings.Cut(name, "/")
+	if !found {
+		return ""
+	}
+	return group + "/" + suffix
+}
+
 func (t *Table) format(v float64) string {
 	if math.IsNaN(v) {
 		return "–"
@@ -171,7 +185,7 @@ func (t *Table) Markdown() string {
 	var b strings.Builder
 	if t.Title != "" {
 		fmt.Fprintf(&b, "**%s**", t.Title)
-		if t.Unit == Count && t.Unitname != "" {
+		if t.Unit == Count && t.Unitname != "" && t.Unitname != t.Title {
 			fmt.Fprintf(&b, " (%s)", t.Unitname)
 		}
 		b.WriteString("\n\n")
@@ -182,7 +196,12 @@ func (t *Table) Markdown() string {
 			single = false
 		}
 	}
-	ratio := t.Baseline != "" && t.row(t.Baseline) != nil && len(valid(t.row(t.Baseline).Samples)) > 0
+	ratio := false
+	for _, r := range t.Rows {
+		if b := t.row(t.baselineFor(r.Name)); b != nil && len(valid(b.Samples)) > 0 {
+			ratio = true
+		}
+	}
 	head := []string{"", "median", "min", "max", "IQR", "n"}
 	if single {
 		head = []string{"", "value"}
@@ -195,7 +214,7 @@ func (t *Table) Markdown() string {
 		if single {
 			how = "ratio"
 		}
-		head = append(head, fmt.Sprintf("× %s (%s)", t.Baseline, how))
+		head = append(head, fmt.Sprintf("× %s (%s)", strings.Replace(t.Baseline, "*", "same group", 1), how))
 	}
 	b.WriteString("| " + strings.Join(head, " | ") + " |\n|")
 	for i := range head {
@@ -226,7 +245,7 @@ func (t *Table) Markdown() string {
 				t.format(quantile(v, 0.75)-quantile(v, 0.25)), fmt.Sprint(len(v)))
 		}
 		if ratio && len(v) > 0 {
-			x := t.Ratio(r.Name, t.Baseline)
+			x := t.Ratio(r.Name, t.baselineFor(r.Name))
 			if math.IsNaN(x) {
 				cells = append(cells, "–")
 			} else {

@@ -34,7 +34,7 @@ var sections = []Section{
 	{Name: "idle", Title: "Idle memory and binary size", Run: idleSection},
 	{Name: "lifecycle", Title: "Start-to-exit and stop-to-gone", Run: lifecycleSection},
 	{Name: "ipv4root", Title: "ipv4root socket programs (go test -bench)", Run: func(e *Env) (*Result, error) {
-		return GoBench(e, "./internal/ipv4root/", ".", "")
+		return GoBench(e, "./internal/ipv4root/", ".", "*/without")
 	}},
 }
 

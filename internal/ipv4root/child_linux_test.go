@@ -24,6 +24,8 @@ import (
 //	attach CGROUP PINDIR: Attach polA, say "attached", sleep until killed
 //	abstract NAME: connect to @NAME, ScopeAbstractUnix, connect again, then
 //	         to an abstract socket of its own; print the three results
+//	attach-private-mount CGROUP: Attach with pins below an unmounted
+//	         /sys/fs/bpf in a private mount namespace
 //	exit N:  exit with status N
 const childEnv = "IPV4ROOT_TEST_CHILD"
 
@@ -83,6 +85,24 @@ func childMain() {
 		unix.Bind(own, &unix.SockaddrUnix{Name: "@" + args[1] + "-own"})
 		unix.Listen(own, 1)
 		fmt.Println(before, after, try(args[1]+"-own"))
+		os.Exit(0)
+	case "attach-private-mount":
+		// attach-private-mount CGROUP: in a private mount namespace with
+		// no bpffs on /sys/fs/bpf, Attach must mount one for its pins.
+		if err := unix.Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		unix.Unmount(bpffsRoot, unix.MNT_DETACH)
+		pin := bpffsRoot + "/vserver-test/guest"
+		a, err := Attach(args[1], pin, polA)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		a.Close()
+		_, statErr := os.Stat(pin + "/bind4")
+		fmt.Println(isBPFFS(bpffsRoot), statErr == nil, Detach(pin))
 		os.Exit(0)
 	case "exit":
 		n, _ := strconv.Atoi(args[1])

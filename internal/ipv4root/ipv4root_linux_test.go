@@ -939,3 +939,27 @@ func TestSubCgroupInheritsPrograms(t *testing.T) {
 	g.expect("127.0.0.2:8080", "name %s", s)
 	g.fails("EADDRNOTAVAIL", "bind %s 127.0.0.3:8081", g.ok("socket tcp4"))
 }
+
+func TestAttachMountsBPFFS(t *testing.T) {
+	needRoot(t)
+	hostHad := isBPFFS(bpffsRoot)
+	dir := newGroup(t, "m")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=attach-private-mount "+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v: %s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "true true <nil>" {
+		t.Errorf("bpffs mounted, pinned, detached: got %q, want \"true true <nil>\"", got)
+	}
+	if isBPFFS(bpffsRoot) != hostHad {
+		t.Errorf("the host's %s changed (bpffs before: %v)", bpffsRoot, hostHad)
+	}
+	if n := linksOn(t, dir); n != 0 {
+		t.Errorf("%d links left", n)
+	}
+}

@@ -83,6 +83,9 @@ func setupAndExec(base int) error {
 	if err := mountDev(rootFD, cfg.ConsolePath); err != nil {
 		return fmt.Errorf("mount /dev in guest: %w", err)
 	}
+	if err := mountRun(rootFD); err != nil {
+		return fmt.Errorf("mount /run in guest: %w", err)
+	}
 	if err := pivot(rootFD); err != nil {
 		return fmt.Errorf("pivot_root into guest root: %w", err)
 	}
@@ -380,6 +383,23 @@ func mountDev(rootFD int, console string) error {
 		return err
 	}
 	return makeConsole(dev, console)
+}
+
+// mountRun gives the guest a fresh tmpfs on /run, as a booting system has:
+// vinit keeps its sockets there, and it has no CAP_SYS_ADMIN to mount one
+// itself. Nothing of a previous boot survives a reboot of the guest.
+func mountRun(rootFD int) error {
+	target, err := targetIn(rootFD, "/run", true)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(target)
+	m, err := newFS("tmpfs", [][2]string{{"mode", "0755"}, {"size", "10%"}}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(m)
+	return attach(m, target)
 }
 
 func mountInDev(dev int, name string, mode uint32, fstype string, opts [][2]string, attrs int) error {

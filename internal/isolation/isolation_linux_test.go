@@ -226,6 +226,7 @@ echo nice=$(cut -d' ' -f19 /proc/self/stat)
 sleep 60 & ls /proc > /tmp/procs; echo procs=$(grep -c '^[0-9]' /tmp/procs)
 mount -t tmpfs none /mnt 2>/dev/null && echo mount=ok || echo mount=refused
 echo x > /proc/sys/kernel/hostname 2>/dev/null && echo procsys=written || echo procsys=refused
+echo run=$(grep ' /run ' /proc/mounts | cut -d' ' -f3) && touch /run/x && echo run-writable
 `
 	hostFile := filepath.Join(t.TempDir(), "resolv.conf")
 	if err := os.WriteFile(hostFile, []byte("nameserver 127.0.0.53\n"), 0o644); err != nil {
@@ -246,7 +247,7 @@ exit 7`
 		t.Fatal(err)
 	}
 	// sh, sleep and ls: nothing of the host's.
-	want := "pid=1\nhost=bbguest\nnofile=64:128\nnice=5\nprocs=3\nmount=refused\nprocsys=refused\n" +
+	want := "pid=1\nhost=bbguest\nnofile=64:128\nnice=5\nprocs=3\nmount=refused\nprocsys=refused\nrun=tmpfs\nrun-writable\n" +
 		"nameserver 127.0.0.53\nro-file=refused\nrw-dir=written\n"
 	if r.Stdout != want {
 		t.Errorf("guest said:\n%s\nwant:\n%s\nstderr: %s", r.Stdout, want, r.Stderr)

@@ -235,8 +235,8 @@ func (p *proc) do(cmd string) string {
 			p.t.Fatalf("%s: child exited", cmd)
 		}
 		return l
-	case <-time.After(10 * time.Second):
-		p.t.Fatalf("%s: no answer within 10s", cmd)
+	case <-time.After(30 * time.Second):
+		p.t.Fatalf("%s: no answer within 30s", cmd)
 	}
 	return ""
 }

@@ -145,17 +145,17 @@ func (g *guest) do(cmd string) string {
 	select {
 	case l := <-g.lines:
 		return l
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		g.t.Fatalf("%s: no answer", cmd)
 	}
 	return ""
 }
 
 // eventually polls fn until it succeeds or 5s pass (new addresses and
-// neighbours settle asynchronously).
+// neighbours settle asynchronously; generous for a loaded machine).
 func eventually(t *testing.T, what string, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		err := fn()
 		if err == nil {

@@ -829,7 +829,7 @@ func TestAutoboundListenerOnlyServesGuestIP(t *testing.T) {
 	port := strconv.Itoa(int(ap.Port()))
 	// Reachable on the guest IP; on a host address the SYN is dropped.
 	expectHostRead(t, "127.0.0.2:"+port, "AUTO")
-	c, err := net.DialTimeout("tcp", "127.0.0.9:"+port, 500*time.Millisecond)
+	c, err := net.DialTimeout("tcp", "127.0.0.9:"+port, time.Second)
 	if err == nil {
 		c.Close()
 		t.Error("autobound guest listener answered on a host address")

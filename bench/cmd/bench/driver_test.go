@@ -56,9 +56,9 @@ func TestChooseSections(t *testing.T) {
 	if err != nil || len(all) != len(sections) {
 		t.Fatalf("all sections: %d, %v", len(all), err)
 	}
-	got, err := chooseSections("lifecycle,reap")
-	if err != nil || len(got) != 2 || got[0].Name != "reap" || got[1].Name != "lifecycle" {
-		t.Errorf("-only lifecycle,reap = %v, %v; want reap then lifecycle (registry order)", got, err)
+	got, err := chooseSections("reap,lifecycle")
+	if err != nil || len(got) != 2 || got[0].Name != "lifecycle" || got[1].Name != "reap" {
+		t.Errorf("-only reap,lifecycle = %v, %v; want lifecycle then reap (registry order)", got, err)
 	}
 	if _, err := chooseSections("reap,nope"); err == nil || !strings.Contains(err.Error(), `"nope"`) {
 		t.Errorf("unknown section: err = %v", err)

@@ -30,9 +30,11 @@ type Section struct {
 
 // sections run in this order. Add new ones here.
 var sections = []Section{
-	{Name: "reap", Title: "Reaping bursts of orphans", Run: reapSection},
+	// The latency-sensitive PID-1 sections first, before the orphan bursts
+	// load the machine.
 	{Name: "idle", Title: "Idle memory and binary size", Run: idleSection},
 	{Name: "lifecycle", Title: "Start-to-exit and stop-to-gone", Run: lifecycleSection},
+	{Name: "reap", Title: "Reaping bursts of orphans", Run: reapSection},
 	{Name: "ipv4root", Title: "ipv4root socket programs (go test -bench)", Run: func(e *Env) (*Result, error) {
 		return GoBench(e, "./internal/ipv4root/", ".", "*/without")
 	}},

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 )
@@ -12,10 +16,53 @@ import (
 
 const sigBlock = 0 // SIG_BLOCK
 
+const (
+	madvDontfork = 10        // MADV_DONTFORK
+	stackWindow  = 256 << 10 // kept around the stack pointer
+	pageSize     = 4096
+)
+
 var (
 	allSignals = [2]uint32{^uint32(0), ^uint32(0)} // a kernel sigset_t (64 bits)
 	readBuf    [1]byte
+
+	// dontFork lists the anonymous mappings (Go's heap arenas and runtime
+	// metadata) a waiter does not need: a sub-forker marks them
+	// MADV_DONTFORK in its own copy before forking, so each waiter gets
+	// only the binary, its data and a window of the stack it runs on. A
+	// waiter then costs the kernel a few pages instead of a copy of the
+	// Go heap's page tables, to fork and to tear down.
+	dontFork  [256][2]uintptr
+	nDontFork int
 )
+
+// findDontFork fills dontFork from /proc/self/maps: every anonymous mapping
+// except the one holding readBuf (the binary's bss) and the special ones.
+func findDontFork() error {
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	keep := uintptr(unsafe.Pointer(&readBuf[0]))
+	nDontFork = 0
+	s := bufio.NewScanner(f)
+	for s.Scan() && nDontFork < len(dontFork) {
+		fs := strings.Fields(s.Text()) // range perms offset dev inode [path]
+		if len(fs) != 5 || fs[4] != "0" {
+			continue
+		}
+		lo, hi, ok := strings.Cut(fs[0], "-")
+		a, err1 := strconv.ParseUint(lo, 16, 64)
+		b, err2 := strconv.ParseUint(hi, 16, 64)
+		if !ok || err1 != nil || err2 != nil || uintptr(a) <= keep && keep < uintptr(b) {
+			continue
+		}
+		dontFork[nDontFork] = [2]uintptr{uintptr(a), uintptr(b)}
+		nDontFork++
+	}
+	return s.Err()
+}
 
 // forkWaiters forks `procs` sub-forkers, each of which forks its share of
 // the n waiters and exits, and waits for the sub-forkers. fork(2) holds the
@@ -25,6 +72,9 @@ var (
 func forkWaiters(n, procs int) error {
 	if procs < 1 {
 		procs = 1
+	}
+	if err := findDontFork(); err != nil {
+		return fmt.Errorf("read own mappings: %w", err)
 	}
 	pids := make([]int, 0, procs)
 	for i := 0; i < procs; i++ {
@@ -71,6 +121,23 @@ func forkForker(share int) (int, syscall.Errno) {
 		return int(pid), 0
 	}
 	syscall.RawSyscall6(syscall.SYS_RT_SIGPROCMASK, sigBlock, uintptr(unsafe.Pointer(&allSignals)), 0, 8, 0, 0)
+	var here uintptr
+	sp := uintptr(unsafe.Pointer(&here))
+	for i := 0; i < nDontFork; i++ {
+		a, b := dontFork[i][0], dontFork[i][1]
+		if a <= sp && sp < b { // the stack we run on: spare a window around it
+			lo := (sp - stackWindow) &^ (pageSize - 1)
+			hi := (sp + stackWindow) &^ (pageSize - 1)
+			if lo > a {
+				syscall.RawSyscall(syscall.SYS_MADVISE, a, lo-a, madvDontfork)
+			}
+			if hi < b {
+				syscall.RawSyscall(syscall.SYS_MADVISE, hi, b-hi, madvDontfork)
+			}
+			continue
+		}
+		syscall.RawSyscall(syscall.SYS_MADVISE, a, b-a, madvDontfork)
+	}
 	status := uintptr(0)
 	for i := 0; i < share; i++ {
 		pid, _, errno := syscall.RawSyscall6(syscall.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)

@@ -115,6 +115,11 @@ func (sv *Supervisor) kick() {
 			if u.want && u.state != StateFailed && u.state != StateStopping && sv.requiredFailed(u) != "" {
 				u.dependencyFailed(sv.requiredFailed(u))
 				changed = true
+			} else if d := sv.requiredEnded(u); d != "" && (u.state == StateStarting || u.state == StateRunning) {
+				u.want = false
+				u.log("stopping: required service %q has stopped", d)
+				u.stop(time.Time{}, func() {})
+				changed = true
 			}
 		}
 	}
@@ -140,6 +145,17 @@ func (sv *Supervisor) isSettled() bool {
 func (sv *Supervisor) requiredFailed(u *unit) string {
 	for _, d := range u.spec.Requires {
 		if dep := sv.units[d]; dep == nil || dep.state == StateFailed {
+			return d
+		}
+	}
+	return ""
+}
+
+// requiredEnded names a hard dependency of u that ended and is not
+// coming back (stopped and not wanted), or "".
+func (sv *Supervisor) requiredEnded(u *unit) string {
+	for _, d := range u.spec.Requires {
+		if dep := sv.units[d]; dep != nil && !dep.want && dep.state == StateStopped {
 			return d
 		}
 	}
@@ -247,30 +263,62 @@ func (sv *Supervisor) Start(name string) error {
 	return nil
 }
 
-// Stop stops a service by request; it stays down until started.
+// Stop stops a service by request; it stays down until started. What
+// requires it is stopped first (requires: "stopped when they stop").
 func (sv *Supervisor) Stop(name string, done func()) error {
 	u, err := sv.unit(name)
 	if err != nil {
 		return err
 	}
+	sv.stopTree(u, new([]*unit), func() { sv.kick(); done() })
+	return nil
+}
+
+// Restart stops a service (if running) and what requires it, and starts
+// them all again.
+func (sv *Supervisor) Restart(name string, done func()) error {
+	u, err := sv.unit(name)
+	if err != nil {
+		return err
+	}
+	var deps []*unit
+	sv.stopTree(u, &deps, func() {
+		_ = sv.Start(name)
+		for _, d := range deps {
+			if sv.units[d.spec.Name] == d {
+				_ = sv.Start(d.spec.Name)
+			}
+		}
+		done()
+	})
+	return nil
+}
+
+// stopTree stops u once every service that requires it (transitively)
+// has stopped; stopped collects those dependents.
+func (sv *Supervisor) stopTree(u *unit, stopped *[]*unit, then func()) {
 	u.want = false
 	u.cancelRestart()
 	if u.state == StateWaiting || u.state == StateBackoff {
 		u.state = StateStopped
 	}
-	u.stop(time.Time{}, func() { sv.kick(); done() })
-	return nil
-}
-
-// Restart stops a service (if running) and starts it again.
-func (sv *Supervisor) Restart(name string, done func()) error {
-	if err := sv.Stop(name, func() {
-		_ = sv.Start(name)
-		done()
-	}); err != nil {
-		return err
+	var deps []*unit
+	for _, o := range sv.sorted() {
+		if o != u && contains(o.spec.Requires, u.spec.Name) && (o.want || o.active()) {
+			deps = append(deps, o)
+		}
 	}
-	return nil
+	left := len(deps) + 1
+	next := func() {
+		if left--; left == 0 {
+			u.stop(time.Time{}, then)
+		}
+	}
+	for _, d := range deps {
+		*stopped = append(*stopped, d)
+		sv.stopTree(d, stopped, next)
+	}
+	next()
 }
 
 // Signal sends a service's reload signal to its main process.

@@ -83,3 +83,17 @@ func hasMarker(pid int, name string) bool {
 	}
 	return false
 }
+
+// markerOf returns the service named by pid's VINIT_SERVICE, or "".
+func markerOf(pid int) string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return ""
+	}
+	for _, kv := range bytes.Split(data, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, []byte(markerEnv+"=")); ok {
+			return string(v)
+		}
+	}
+	return ""
+}

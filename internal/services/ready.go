@@ -24,6 +24,10 @@ func (u *unit) startReadiness(gen int) {
 				if u.spec.Type == TypeOneshot {
 					what = "done"
 				}
+				if u.spec.Type == TypeForking && u.forkParent == 0 && u.pid == 0 {
+					u.failed(fmt.Sprintf("forking: no running daemon named in %s within %v", u.spec.PIDFile, r.Timeout))
+					return
+				}
 				u.failed(fmt.Sprintf("not %s within %v", what, r.Timeout))
 			}
 		})

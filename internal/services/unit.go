@@ -105,6 +105,11 @@ func (u *unit) start() {
 	u.gen++
 	u.killed = false
 	u.notifyStat = ""
+	if u.spec.Type == TypeForking {
+		// A pidfile left from an earlier run must not be taken for the
+		// new daemon's.
+		_ = os.Remove(u.spec.PIDFile)
+	}
 	cmd, out, err := u.command()
 	if err != nil {
 		u.lastExit = "not started"
@@ -383,20 +388,46 @@ func (u *unit) mainExited(gen, pid int, ws unix.WaitStatus) {
 }
 
 // forked: the forking daemon's parent exited 0; its pidfile names the
-// daemon, which we watch from now on.
+// daemon, which we watch from now on. Many daemons write the pidfile from
+// the daemon itself, after the parent has exited: until the file names a
+// live process that is not another service's, look again every 20ms (the
+// start timeout bounds the wait).
 func (u *unit) forked(gen int) {
-	b, err := os.ReadFile(u.spec.PIDFile)
-	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || perr != nil || pid <= 1 {
-		u.pid = 0
-		u.lastExit = "no daemon"
-		u.failed(fmt.Sprintf("forking: no valid pid in %s after the parent exited", u.spec.PIDFile))
+	u.pid = 0 // the parent is gone; a stop meanwhile must not wait for it
+	pid, err := u.daemonPID()
+	if err != nil {
+		u.readyStop = u.sv.host.After(20*time.Millisecond, func() {
+			u.readyStop = nil
+			if gen == u.gen && u.state == StateStarting {
+				u.forked(gen)
+			}
+		})
 		return
 	}
 	u.pid = pid
 	u.pgid = pgidOf(pid)
 	u.sv.host.Adopt(pid, func(ws unix.WaitStatus) { u.mainExited(gen, pid, ws) })
 	u.checkReady(gen)
+}
+
+// daemonPID reads the pidfile of a forking service and checks that it
+// names a live process that could be the daemon.
+func (u *unit) daemonPID() (int, error) {
+	b, err := os.ReadFile(u.spec.PIDFile)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 || pid == os.Getpid() {
+		return 0, fmt.Errorf("no valid pid in %s", u.spec.PIDFile)
+	}
+	if st := procState(pid); st == "" || st == "Z" {
+		return 0, fmt.Errorf("pid %d from %s is not running", pid, u.spec.PIDFile)
+	}
+	if other := markerOf(pid); other != "" && other != u.spec.Name {
+		return 0, fmt.Errorf("pid %d from %s is service %q's", pid, u.spec.PIDFile, other)
+	}
+	return pid, nil
 }
 
 func pgidOf(pid int) int {
@@ -489,6 +520,9 @@ func (u *unit) failed(why string) {
 	if u.pid > 0 {
 		// A readiness timeout: the process is still there.
 		u.stopProcess(time.Time{})
+	} else {
+		// A forking daemon whose pidfile never named it may still run.
+		u.killEscaped(unix.SIGKILL)
 	}
 	u.sv.kick()
 }
@@ -558,6 +592,11 @@ func (u *unit) stop(deadline time.Time, then func()) {
 		u.stopWaiters = append(u.stopWaiters, then)
 		u.state = StateStopping
 		u.stopProcess(deadline)
+		if u.pid == 0 {
+			// A forking service between its parent's exit and the
+			// pidfile: no main process will report its end.
+			u.finishStop()
+		}
 	case StateStopping:
 		u.stopWaiters = append(u.stopWaiters, then)
 	default:

@@ -331,3 +331,114 @@ func TestServicesCleanSignalState(t *testing.T) {
 		t.Fatalf("SIGTERM to a vinit started with it blocked: parent saw %s", got)
 	}
 }
+
+// requires: a service is stopped when what it requires stops, and fails
+// when what it requires fails for good.
+func TestServicesRequiresFollowsDependency(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	svcFile(t, dir, "db", `command = "sleep 1000"`+"\n")
+	svcFile(t, dir, "web", `command = "sleep 1001"`+"\nrequires = [\"db\"]\n")
+	svcFile(t, dir, "flaky", `command = "sleep 1002"`+"\nrestart = \"never\"\n")
+	svcFile(t, dir, "app", `command = "sleep 1003"`+"\nrequires = [\"flaky\"]\n")
+	g := startGuest(t, dir, guestOpts{})
+	g.waitReady()
+	g.waitState("web", services.StateRunning, 5*time.Second)
+	if out, err := g.client("stop", "db"); err != nil {
+		t.Fatalf("stop db: %v %s", err, out)
+	}
+	g.waitState("web", services.StateStopped, 5*time.Second)
+	if p := g.procsWithCmdline("sleep", "1001"); len(p) != 0 {
+		t.Fatal("web still runs without db")
+	}
+	// Starting web pulls db in again.
+	if out, err := g.client("start", "web"); err != nil {
+		t.Fatalf("start web: %v %s", err, out)
+	}
+	webPID := g.waitState("web", services.StateRunning, 5*time.Second).PID
+	g.waitState("db", services.StateRunning, 5*time.Second)
+	// Restarting db restarts web with it.
+	if out, err := g.client("restart", "db"); err != nil {
+		t.Fatalf("restart db: %v %s", err, out)
+	}
+	g.waitSvc("web", 5*time.Second, "to be restarted with db", func(s services.Status) bool {
+		return s.State == services.StateRunning && s.PID != webPID
+	})
+	// flaky dies and is not restarted: app fails with it.
+	pid := g.waitState("flaky", services.StateRunning, 5*time.Second).PID
+	if err := unix.Kill(g.hostPID(pid), unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	g.waitState("flaky", services.StateFailed, 5*time.Second)
+	st := g.waitState("app", services.StateFailed, 5*time.Second)
+	if !strings.Contains(st.Reason, `"flaky"`) {
+		t.Fatalf("app: reason %q", st.Reason)
+	}
+	if p := g.procsWithCmdline("sleep", "1003"); len(p) != 0 {
+		t.Fatal("app still runs after flaky failed")
+	}
+}
+
+// A forking daemon whose parent exits before the daemon has written its
+// pidfile (nginx and others write it from the daemon) is still tracked,
+// and a stale pidfile from the run before is not believed.
+func TestServicesForkingLatePidfile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pidfile := filepath.Join(dir, "late.pid")
+	// A stale pidfile naming a live process that is not the daemon.
+	if err := os.WriteFile(pidfile, []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	svcFile(t, dir, "late", shCmd(`setsid sh -c 'sleep 0.2; echo $$ > `+pidfile+`; exec sleep 1000' </dev/null >/dev/null 2>&1 & exit 0`)+fmt.Sprintf(`type = "forking"
+pidfile = %q
+ready = { timeout = "5s" }
+`, pidfile))
+	g := startGuest(t, dir, guestOpts{})
+	g.waitReady()
+	st := g.waitState("late", services.StateRunning, 5*time.Second)
+	b, _ := os.ReadFile(pidfile)
+	if want, _ := strconv.Atoi(strings.TrimSpace(string(b))); st.PID != want || want <= 1 {
+		t.Fatalf("status pid %d, pidfile %q", st.PID, b)
+	}
+	if out, err := g.client("stop", "late"); err != nil {
+		t.Fatalf("stop: %v %s", err, out)
+	}
+	if p := g.procsWithCmdline("sleep", "1000"); len(p) != 0 {
+		t.Fatal("the daemon survived the stop")
+	}
+}
+
+// The watchdog: a service that stops sending WATCHDOG=1 is killed and
+// restarted; "vinit reload NAME" sends the reload signal; "vinit log NAME"
+// shows the recent output.
+func TestServicesWatchdogReloadSignalLog(t *testing.T) {
+	t.Parallel()
+	helper := svcHelper(t)
+	dir := t.TempDir()
+	svcFile(t, dir, "dog", fmt.Sprintf(`command = [%q, "notify", "send:READY=1", "send:WATCHDOG=1", "sleep:100ms", "send:WATCHDOG=1"]
+type = "notify"
+watchdog = "300ms"
+restart_delay = "10ms"
+stop_timeout = "1s"
+`, helper))
+	hup := filepath.Join(dir, "hup")
+	svcFile(t, dir, "hup", shCmd(`trap 'echo reloaded >> `+hup+`' HUP; echo hello; while :; do sleep 1 & wait; done`))
+	g := startGuest(t, dir, guestOpts{})
+	g.waitReady()
+	// SIGABRT makes a Go program dump its goroutines and exit 2.
+	g.waitSvc("dog", 10*time.Second, "to be restarted by the watchdog", func(s services.Status) bool {
+		return s.Restarts >= 1 && s.LastExit == "exit status 2"
+	})
+	if !strings.Contains(g.out.String(), `service "dog": watchdog: no WATCHDOG=1 within 300ms: killing it`) {
+		t.Fatal("the watchdog's kill is not in the log")
+	}
+	if out, err := g.client("reload", "hup"); err != nil {
+		t.Fatalf("reload hup: %v %s", err, out)
+	}
+	poll(t, 5*time.Second, "the reload signal", func() bool { return len(readLines(t, hup)) == 1 })
+	out, err := g.client("log", "hup")
+	if err != nil || !strings.Contains(out, `"hello"`) {
+		t.Fatalf("vinit log hup: %v %s", err, out)
+	}
+}

@@ -75,8 +75,8 @@ func TestA4BadExec(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := start(t, runConfig{cmd: []string{c.path}})
 			r.expectExit(c.code, 10*time.Second)
-			if !strings.Contains(r.stderr.String(), c.path) {
-				t.Errorf("stderr does not name %s: %q", c.path, r.stderr.String())
+			if msg := r.stderrText(5 * time.Second); !strings.Contains(msg, c.path) {
+				t.Errorf("stderr does not name %s: %q", c.path, msg)
 			}
 		})
 	}

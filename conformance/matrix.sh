@@ -9,6 +9,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT" || exit 1
 vinit=${VINIT_BIN:-}
 if [ -z "$vinit" ]; then
 	vinit=$OUT/vinit

@@ -53,6 +53,7 @@ type run struct {
 	stdin   *os.File
 	lines   chan string
 	stderr  lockedBuffer
+	errEOF  chan struct{} // closed when stderr reaches EOF
 	pty     *os.File
 	ptyOut  lockedBuffer
 
@@ -111,7 +112,8 @@ func start(t *testing.T, cfg runConfig) *run {
 		r.cmd.Stdin, r.cmd.Stdout, r.cmd.Stderr = inR, outW, errW
 		closeAfterStart = append(closeAfterStart, inR, outW, errW)
 		go r.readLines(outR)
-		go func() { r.stderr.ReadFrom(errR); errR.Close() }()
+		r.errEOF = make(chan struct{})
+		go func() { r.stderr.ReadFrom(errR); errR.Close(); close(r.errEOF) }()
 	}
 	var statusR *os.File
 	if cfg.notPID1 {
@@ -285,6 +287,16 @@ func (r *run) exited() bool {
 	default:
 		return false
 	}
+}
+
+// stderrText returns the init's stderr once every writer has closed it (or
+// at the timeout).
+func (r *run) stderrText(timeout time.Duration) string {
+	select {
+	case <-r.errEOF:
+	case <-time.After(timeout):
+	}
+	return r.stderr.String()
 }
 
 // nextLine returns the next line of the init's stdout.

@@ -44,12 +44,14 @@ func TestE2ChildGetsTTY(t *testing.T) {
 		}
 		r := start(t, runConfig{tty: true, cmd: []string{bash, "--norc", "--noprofile", "-i"}})
 		r.pty.Write([]byte("echo \"flags=$-\"\nexit 0\n"))
+		waitFor(t, 10*time.Second, "bash's flags line", func() bool {
+			out := r.ptyOut.String()
+			i := strings.Index(out, "flags=")
+			return i >= 0 && strings.Contains(out[i:], "\n")
+		}, r.ptyOut.String)
 		r.expectExit(0, 10*time.Second)
 		out := r.ptyOut.String()
 		i := strings.Index(out, "flags=")
-		if i < 0 {
-			t.Fatalf("no flags line in %q", out)
-		}
 		flags := strings.Fields(out[i+len("flags="):])[0]
 		if !strings.Contains(flags, "m") || strings.Contains(out, "no job control") {
 			t.Errorf("bash has no job control: flags %q, output %q", flags, out)

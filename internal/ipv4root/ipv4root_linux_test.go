@@ -504,6 +504,33 @@ func TestLoopbackIsPerGuest(t *testing.T) {
 	b.fails("ECONNREFUSED", "sendto %s 127.0.0.1:7003 ping", b.ok("socket udp4"))
 }
 
+// A guest reaches its own address, also one that lies in the range of
+// per-guest loopbacks (a demo or test guest on 127.66.0.10), while other
+// addresses of that range stay refused.
+func TestConnectToOwnAddress(t *testing.T) {
+	needRoot(t)
+	inNewNetns(t)
+	inRange := netip.MustParseAddr("127.66.0.10")
+	g := startIn(t, guestGroup(t, "own", Policy{IPv4: []netip.Addr{inRange}, Loopback: LoopbackFor(4)}))
+	s := g.ok("socket tcp4")
+	g.ok("bind %s 0.0.0.0:7100", s)
+	g.ok("listen %s", s)
+	g.ok("serve %s OWN", s)
+	c := g.ok("socket tcp4")
+	g.ok("connect %s 127.66.0.10:7100", c)
+	g.expect("OWN", "read %s", c)
+	g.fails("ECONNREFUSED", "connect %s 127.66.0.11:7100", g.ok("socket tcp4"))
+
+	a := startIn(t, guestGroup(t, "a", polA))
+	s = a.ok("socket tcp4")
+	a.ok("bind %s 0.0.0.0:7101", s)
+	a.ok("listen %s", s)
+	a.ok("serve %s A-OWN", s)
+	c = a.ok("socket tcp4")
+	a.ok("connect %s %s:7101", c, ipA)
+	a.expect("A-OWN", "read %s", c)
+}
+
 func TestHostDaemonsAndGuests(t *testing.T) {
 	needRoot(t)
 	ns := inNewNetns(t)

@@ -227,14 +227,23 @@ func (b *builder) routeV4(o genOpts, dstOff int16, udpOnly bool, srcDone, direct
 			asm.JEq.Imm32(asm.R1, net127, direct),
 		)
 	} else {
+		own := b.newLabel("own")
 		b.emit(
 			asm.JEq.Imm32(asm.R7, localhost4W, loop),
 			asm.JEq.Imm32(asm.R7, 0, loop),
 			asm.JEq.Imm32(asm.R7, word4(p.Loopback), srcLb),
+		)
+		// The guest's own addresses are never "another guest's loopback",
+		// even when a test or demo address lies in the loopback range.
+		for _, ip := range p.IPv4 {
+			b.emit(asm.JEq.Imm32(asm.R7, word4(ip), own))
+		}
+		b.emit(
 			asm.Mov.Reg(asm.R1, asm.R7),
 			asm.And.Imm32(asm.R1, lbRangeMask),
 			asm.JEq.Imm32(asm.R1, lbRangeNet, refused),
 		)
+		b.mark(own)
 	}
 	if len(p.IPv4) == 0 {
 		b.goTo(b.refuse(eNETUNREACH, o.setRetval))

@@ -30,6 +30,12 @@ type Request struct {
 	ID   uint64 `json:"id,omitempty"`
 	Op   string `json:"op"`
 	Name string `json:"name,omitempty"` // a service, for start/stop/restart/status/log
+
+	// exec and signal (the monitor channel and the monitor's socket only;
+	// exec.go).
+	Exec   *Exec  `json:"exec,omitempty"`   // exec: what to run
+	Target uint64 `json:"target,omitempty"` // signal: the id of the exec request whose process gets it
+	Signal int    `json:"signal,omitempty"` // signal: the signal number
 }
 
 // Reply answers one Request.
@@ -45,6 +51,10 @@ type Reply struct {
 type Event struct {
 	Event  string `json:"event"`
 	Reason string `json:"reason,omitempty"`
+	// "exit": the process of exec request ID ended with Status (the exit
+	// code, or 128+signal).
+	ID     uint64 `json:"id,omitempty"`
+	Status *int   `json:"status,omitempty"`
 }
 
 // Ops lists the operations and whether they take a service name
@@ -60,6 +70,8 @@ var Ops = map[string]NameUse{
 	"halt":     NameNone,
 	"poweroff": NameNone,
 	"ping":     NameNone,
+	"exec":     NameNone,
+	"signal":   NameNone,
 }
 
 // NameUse says whether an operation takes a service name.
@@ -129,6 +141,9 @@ func ParseRequest(line []byte) (Request, error) {
 	}
 	if r.Name != "" && !ValidName(r.Name) {
 		return r, fmt.Errorf("%s: bad service name %q", r.Op, r.Name)
+	}
+	if err := checkExecFields(&r); err != nil {
+		return r, err
 	}
 	return r, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/kballard/go-shellquote"
 
 	"github.com/vserver-go/vserver/internal/isolation"
+	"github.com/vserver-go/vserver/internal/tomlcheck"
 )
 
 // Network modes.
@@ -149,6 +150,13 @@ func (e Errors) Error() string {
 // Unwrap lets errors.As find the *PosError inside.
 func (e Errors) Unwrap() []error { return e }
 
+// PosError is a configuration error at a place in a file.
+type PosError = tomlcheck.PosError
+
+// decoder decodes a guest file: the shared strict checks plus the guest's
+// own tables.
+type decoder struct{ *tomlcheck.Decoder }
+
 // ValidName reports whether name can name a guest: it becomes a file name, a
 // cgroup directory and a unit instance.
 func ValidName(name string) error {
@@ -216,18 +224,14 @@ func DeriveContext(name string) uint32 {
 // Parse validates data (the text of file) as the configuration of guest name.
 // On failure the error is an Errors of *PosError.
 func Parse(file, name string, data []byte) (*Config, error) {
-	m, ix, errs := parseTOML(file, data)
-	if errs != nil {
-		return nil, Errors(errs)
+	td, m := tomlcheck.NewDecoder(file, data)
+	if m == nil {
+		return nil, Errors(td.Errs)
 	}
-	d := &decoder{file: file, ix: ix}
+	d := &decoder{td}
 	c := d.config(name, m)
-	if len(d.errs) > 0 {
-		sort.SliceStable(d.errs, func(i, j int) bool {
-			a, b := d.errs[i].(*PosError), d.errs[j].(*PosError)
-			return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
-		})
-		return nil, Errors(d.errs)
+	if len(d.Errs) > 0 {
+		return nil, Errors(d.Sorted())
 	}
 	c.File = file
 	return c, nil
@@ -254,72 +258,72 @@ var topKeys = []string{"root", "hostname", "domainname", "onboot", "priority", "
 func (d *decoder) config(name string, m map[string]any) *Config {
 	c := Default(name)
 	modeSet := false
-	for _, k := range d.sortedKeys(nil, m) {
+	for _, k := range d.SortedKeys(nil, m) {
 		v, p := m[k], []string{k}
 		switch k {
 		case "root":
-			if s, ok := d.absPath(p, v); ok {
+			if s, ok := d.AbsPath(p, v); ok {
 				c.Root = filepath.Clean(s)
 				if c.Root == "/" {
-					d.valErr(p, "the host's / cannot be a guest root")
+					d.ValErr(p, "the host's / cannot be a guest root")
 				}
 			}
 		case "hostname":
-			if s, ok := d.str(p, v); ok {
+			if s, ok := d.Str(p, v); ok {
 				if err := validHostname(s); err != nil {
-					d.valErr(p, "%v", err)
+					d.ValErr(p, "%v", err)
 				}
 				c.Hostname = s
 			}
 		case "domainname":
-			if s, ok := d.str(p, v); ok {
+			if s, ok := d.Str(p, v); ok {
 				if len(s) > 64 || strings.ContainsAny(s, " \t\n/\x00") {
-					d.valErr(p, "invalid domain name %q", s)
+					d.ValErr(p, "invalid domain name %q", s)
 				}
 				c.Domainname = s
 			}
 		case "onboot":
-			c.OnBoot, _ = d.boolean(p, v)
+			c.OnBoot, _ = d.Boolean(p, v)
 		case "priority":
-			if n, ok := d.integer(p, v, math.MinInt32, math.MaxInt32); ok {
+			if n, ok := d.Integer(p, v, math.MinInt32, math.MaxInt32); ok {
 				c.Priority = int(n)
 			}
 		case "context":
-			if n, ok := d.integer(p, v, 2, 1<<24-1); ok {
+			if n, ok := d.Integer(p, v, 2, 1<<24-1); ok {
 				c.Context, c.ContextFixed = uint32(n), true
 			}
 		case "nice":
-			if n, ok := d.integer(p, v, -20, 19); ok {
+			if n, ok := d.Integer(p, v, -20, 19); ok {
 				c.Nice = int(n)
 			}
 		case "net":
-			if t, ok := d.table(p, v); ok {
+			if t, ok := d.Table(p, v); ok {
 				modeSet = d.net(p, t, &c.Net)
 			}
 		case "caps":
-			if t, ok := d.table(p, v); ok {
+			if t, ok := d.Table(p, v); ok {
 				d.caps(p, t, &c.Caps)
 			}
 		case "limits":
-			if t, ok := d.table(p, v); ok {
+			if t, ok := d.Table(p, v); ok {
 				d.limits(p, t, &c.Limits)
 			}
 		case "stop":
-			if t, ok := d.table(p, v); ok {
+			if t, ok := d.Table(p, v); ok {
 				d.stop(p, t, &c.Stop)
 			}
 		case "reboot":
-			if t, ok := d.table(p, v); ok {
+			if t, ok := d.Table(p, v); ok {
 				d.reboot(p, t, &c.Reboot)
 			}
 		case "hooks":
-			if t, ok := d.table(p, v); ok {
+			if t, ok := d.Table(p, v); ok {
 				d.hooks(p, t, &c.Hooks)
 			}
 		case "mount":
 			d.mounts(p, v, c)
 		default:
-			d.unknownKey(p, topKeys)
+			d.UnknownKey(p, topKeys)
 		}
 	}
 	if !modeSet && len(c.Net.IPs) > 0 {
@@ -350,54 +354,54 @@ var netKeys = []string{"mode", "ips", "dev"}
 // net decodes [net]; it reports whether mode was given.
 func (d *decoder) net(path []string, t map[string]any, n *Net) bool {
 	modeSet := false
-	for _, k := range d.sortedKeys(path, t) {
-		v, p := t[k], sub(path, k)
+	for _, k := range d.SortedKeys(path, t) {
+		v, p := t[k], tomlcheck.Sub(path, k)
 		switch k {
 		case "mode":
-			if s, ok := d.oneOf(p, v, NetIPv4Root, NetNetns, NetHost, NetNone); ok {
+			if s, ok := d.OneOf(p, v, NetIPv4Root, NetNetns, NetHost, NetNone); ok {
 				n.Mode, modeSet = s, true
 			}
 		case "ips":
-			a, ok := d.array(p, v)
+			a, ok := d.Array(p, v)
 			if !ok {
 				continue
 			}
 			seen := map[netip.Addr]bool{}
 			for i, e := range a {
-				ep := sub(p, elem(i))
-				s, ok := d.str(ep, e)
+				ep := tomlcheck.Sub(p, tomlcheck.Elem(i))
+				s, ok := d.Str(ep, e)
 				if !ok {
 					continue
 				}
 				pf, err := parseIP(s)
 				if err != nil {
-					d.valErr(ep, "%v", err)
+					d.ValErr(ep, "%v", err)
 					continue
 				}
 				if seen[pf.Addr()] {
-					d.valErr(ep, "address %s is listed twice", pf.Addr())
+					d.ValErr(ep, "address %s is listed twice", pf.Addr())
 					continue
 				}
 				seen[pf.Addr()] = true
 				n.IPs = append(n.IPs, pf)
 			}
 		case "dev":
-			if s, ok := d.str(p, v); ok {
+			if s, ok := d.Str(p, v); ok {
 				if s == "" || len(s) > 15 || strings.ContainsAny(s, "/ \t\n\x00:") {
-					d.valErr(p, "invalid interface name %q", s)
+					d.ValErr(p, "invalid interface name %q", s)
 				}
 				n.Dev = s
 			}
 		default:
-			d.unknownKey(p, netKeys)
+			d.UnknownKey(p, netKeys)
 		}
 	}
 	if modeSet && n.Mode == NetIPv4Root && len(n.IPs) == 0 {
-		d.valErr(sub(path, "mode"), `mode "ipv4root" needs at least one address in net.ips`)
+		d.ValErr(tomlcheck.Sub(path, "mode"), `mode "ipv4root" needs at least one address in net.ips`)
 		n.Mode = NetNone
 	}
 	if n.Mode != NetIPv4Root && n.Dev != "" && modeSet {
-		d.valErr(sub(path, "dev"), "dev is only used in mode \"ipv4root\" (mode is %q)", n.Mode)
+		d.ValErr(tomlcheck.Sub(path, "dev"), "dev is only used in mode \"ipv4root\" (mode is %q)", n.Mode)
 	}
 	return modeSet
 }
@@ -429,27 +433,27 @@ var capsKeys = []string{"add", "drop"}
 
 func (d *decoder) caps(path []string, t map[string]any, c *Caps) {
 	seen := map[string][]string{}
-	for _, k := range d.sortedKeys(path, t) {
-		v, p := t[k], sub(path, k)
+	for _, k := range d.SortedKeys(path, t) {
+		v, p := t[k], tomlcheck.Sub(path, k)
 		switch k {
 		case "add", "drop":
-			names, _ := d.strList(p, v)
+			names, _ := d.StrList(p, v)
 			for i, n := range names {
 				cn, err := isolation.ParseCaps([]string{n})
 				if err != nil {
-					d.valErr(sub(p, elem(i)), "%v", err)
+					d.ValErr(tomlcheck.Sub(p, tomlcheck.Elem(i)), "%v", err)
 					continue
 				}
 				seen[k] = append(seen[k], cn...)
 			}
 		default:
-			d.unknownKey(p, capsKeys)
+			d.UnknownKey(p, capsKeys)
 		}
 	}
 	c.Add, c.Drop = seen["add"], seen["drop"]
 	for i, a := range c.Add {
 		if contains(c.Drop, a) {
-			d.valErr(sub(path, "add", elem(i)), "%s is both added and dropped", a)
+			d.ValErr(tomlcheck.Sub(path, "add", tomlcheck.Elem(i)), "%s is both added and dropped", a)
 		}
 	}
 }
@@ -466,29 +470,29 @@ func contains(list []string, s string) bool {
 var limitsKeys = []string{"processes", "memory", "cpu", "nofile"}
 
 func (d *decoder) limits(path []string, t map[string]any, l *Limits) {
-	for _, k := range d.sortedKeys(path, t) {
-		v, p := t[k], sub(path, k)
+	for _, k := range d.SortedKeys(path, t) {
+		v, p := t[k], tomlcheck.Sub(path, k)
 		switch k {
 		case "processes":
-			if n, ok := d.integer(p, v, 1, 1<<22); ok {
+			if n, ok := d.Integer(p, v, 1, 1<<22); ok {
 				l.Processes = n
 			}
 		case "memory":
-			if n, ok := d.size(p, v); ok {
+			if n, ok := d.Size(p, v); ok {
 				if n < 4<<20 {
-					d.valErr(p, "%d bytes is too small for a guest (want at least 4MiB)", n)
+					d.ValErr(p, "%d bytes is too small for a guest (want at least 4MiB)", n)
 					continue
 				}
 				l.Memory = n
 			}
 		case "nofile":
-			if n, ok := d.integer(p, v, 16, 1<<30); ok {
+			if n, ok := d.Integer(p, v, 16, 1<<30); ok {
 				l.NoFile = uint64(n)
 			}
 		case "cpu":
 			d.cpu(p, v, l)
 		default:
-			d.unknownKey(p, limitsKeys)
+			d.UnknownKey(p, limitsKeys)
 		}
 	}
 }
@@ -498,7 +502,7 @@ func (d *decoder) cpu(p []string, v any, l *Limits) {
 	switch v := v.(type) {
 	case int64:
 		if v < 1 || v > 10000 {
-			d.valErr(p, "weight %d is out of range (want 1 to 10000, or a quota such as \"50%%\")", v)
+			d.ValErr(p, "weight %d is out of range (want 1 to 10000, or a quota such as \"50%%\")", v)
 			return
 		}
 		l.CPUWeight = int(v)
@@ -506,31 +510,31 @@ func (d *decoder) cpu(p []string, v any, l *Limits) {
 		num, ok := strings.CutSuffix(strings.TrimSpace(v), "%")
 		n, err := strconv.Atoi(strings.TrimSpace(num))
 		if !ok || err != nil || n < 1 || n > 100*1024 {
-			d.valErr(p, "invalid CPU quota %q (want a percentage of one CPU such as \"50%%\" or \"200%%\")", v)
+			d.ValErr(p, "invalid CPU quota %q (want a percentage of one CPU such as \"50%%\" or \"200%%\")", v)
 			return
 		}
 		l.CPUPercent = n
 	default:
-		d.wrongType(p, `a quota such as "50%" or a weight 1 to 10000`, v)
+		d.WrongType(p, `a quota such as "50%" or a weight 1 to 10000`, v)
 	}
 }
 
 var stopKeys = []string{"timeout"}
 
 func (d *decoder) stop(path []string, t map[string]any, s *Stop) {
-	for _, k := range d.sortedKeys(path, t) {
-		v, p := t[k], sub(path, k)
+	for _, k := range d.SortedKeys(path, t) {
+		v, p := t[k], tomlcheck.Sub(path, k)
 		switch k {
 		case "timeout":
-			if dur, ok := d.duration(p, v); ok {
+			if dur, ok := d.Duration(p, v); ok {
 				if dur < 100*time.Millisecond || dur > time.Hour {
-					d.valErr(p, "%v is out of range (want 100ms to 1h)", dur)
+					d.ValErr(p, "%v is out of range (want 100ms to 1h)", dur)
 					continue
 				}
 				s.Timeout = dur
 			}
 		default:
-			d.unknownKey(p, stopKeys)
+			d.UnknownKey(p, stopKeys)
 		}
 	}
 }
@@ -538,27 +542,27 @@ func (d *decoder) stop(path []string, t map[string]any, s *Stop) {
 var rebootKeys = []string{"allow", "max", "interval"}
 
 func (d *decoder) reboot(path []string, t map[string]any, r *Reboot) {
-	for _, k := range d.sortedKeys(path, t) {
-		v, p := t[k], sub(path, k)
+	for _, k := range d.SortedKeys(path, t) {
+		v, p := t[k], tomlcheck.Sub(path, k)
 		switch k {
 		case "allow":
-			if b, ok := d.boolean(p, v); ok {
+			if b, ok := d.Boolean(p, v); ok {
 				r.Allow = b
 			}
 		case "max":
-			if n, ok := d.integer(p, v, 1, 1000); ok {
+			if n, ok := d.Integer(p, v, 1, 1000); ok {
 				r.Max = int(n)
 			}
 		case "interval":
-			if dur, ok := d.duration(p, v); ok {
+			if dur, ok := d.Duration(p, v); ok {
 				if dur < time.Second {
-					d.valErr(p, "%v is too short (want at least 1s)", dur)
+					d.ValErr(p, "%v is too short (want at least 1s)", dur)
 					continue
 				}
 				r.Interval = dur
 			}
 		default:
-			d.unknownKey(p, rebootKeys)
+			d.UnknownKey(p, rebootKeys)
 		}
 	}
 }
@@ -566,13 +570,13 @@ func (d *decoder) reboot(path []string, t map[string]any, r *Reboot) {
 var hooksKeys = append(append([]string{}, Phases...), "timeout")
 
 func (d *decoder) hooks(path []string, t map[string]any, h *Hooks) {
-	for _, k := range d.sortedKeys(path, t) {
-		v, p := t[k], sub(path, k)
+	for _, k := range d.SortedKeys(path, t) {
+		v, p := t[k], tomlcheck.Sub(path, k)
 		switch k {
 		case "timeout":
-			if dur, ok := d.duration(p, v); ok {
+			if dur, ok := d.Duration(p, v); ok {
 				if dur < 100*time.Millisecond {
-					d.valErr(p, "%v is too short (want at least 100ms)", dur)
+					d.ValErr(p, "%v is too short (want at least 100ms)", dur)
 					continue
 				}
 				h.Timeout = dur
@@ -582,7 +586,7 @@ func (d *decoder) hooks(path []string, t map[string]any, h *Hooks) {
 				h.Commands[k] = cmds
 			}
 		default:
-			d.unknownKey(p, hooksKeys)
+			d.UnknownKey(p, hooksKeys)
 		}
 	}
 }
@@ -603,9 +607,9 @@ func (d *decoder) commands(p []string, v any) ([][]string, bool) {
 			return nil, true
 		}
 		if _, isStr := v[0].(string); isStr {
-			argv, ok := d.strList(p, v)
+			argv, ok := d.StrList(p, v)
 			if ok && (len(argv) == 0 || argv[0] == "") {
-				d.valErr(p, "empty command")
+				d.ValErr(p, "empty command")
 				return nil, false
 			}
 			return [][]string{argv}, ok
@@ -613,39 +617,39 @@ func (d *decoder) commands(p []string, v any) ([][]string, bool) {
 		var out [][]string
 		ok := true
 		for i, e := range v {
-			ep := sub(p, elem(i))
+			ep := tomlcheck.Sub(p, tomlcheck.Elem(i))
 			switch e := e.(type) {
 			case string:
 				argv, ok2 := d.command(ep, e)
 				ok = ok && ok2
 				out = append(out, argv)
 			case []any:
-				argv, ok2 := d.strList(ep, e)
+				argv, ok2 := d.StrList(ep, e)
 				if ok2 && (len(argv) == 0 || argv[0] == "") {
-					d.valErr(ep, "empty command")
+					d.ValErr(ep, "empty command")
 					ok2 = false
 				}
 				ok = ok && ok2
 				out = append(out, argv)
 			default:
-				d.wrongType(ep, "a command string or an argv array", e)
+				d.WrongType(ep, "a command string or an argv array", e)
 				ok = false
 			}
 		}
 		return out, ok
 	}
-	d.wrongType(p, "a command string or an array", v)
+	d.WrongType(p, "a command string or an array", v)
 	return nil, false
 }
 
 func (d *decoder) command(p []string, s string) ([]string, bool) {
 	argv, err := shellquote.Split(s)
 	if err != nil {
-		d.valErr(p, "cannot split command %q: %v", s, err)
+		d.ValErr(p, "cannot split command %q: %v", s, err)
 		return nil, false
 	}
 	if len(argv) == 0 {
-		d.valErr(p, "empty command")
+		d.ValErr(p, "empty command")
 		return nil, false
 	}
 	return argv, true
@@ -656,41 +660,41 @@ var mountKeys = []string{"source", "target", "readonly"}
 func (d *decoder) mounts(p []string, v any, c *Config) {
 	a, ok := v.([]map[string]any)
 	if !ok {
-		d.valErr(p, "expected an array of tables ([[mount]]), found %s", typeName(v))
+		d.ValErr(p, "expected an array of tables ([[mount]]), found %s", tomlcheck.TypeName(v))
 		return
 	}
 	targets := map[string]bool{}
 	for i, t := range a {
-		ep := sub(p, elem(i))
+		ep := tomlcheck.Sub(p, tomlcheck.Elem(i))
 		var m Mount
-		for _, k := range d.sortedKeys(ep, t) {
-			v, kp := t[k], sub(ep, k)
+		for _, k := range d.SortedKeys(ep, t) {
+			v, kp := t[k], tomlcheck.Sub(ep, k)
 			switch k {
 			case "source":
-				if s, ok := d.absPath(kp, v); ok {
+				if s, ok := d.AbsPath(kp, v); ok {
 					m.Source = filepath.Clean(s)
 				}
 			case "target":
-				if s, ok := d.absPath(kp, v); ok {
+				if s, ok := d.AbsPath(kp, v); ok {
 					m.Target = filepath.Clean(s)
 					if m.Target == "/" {
-						d.valErr(kp, "cannot mount over the guest's /")
+						d.ValErr(kp, "cannot mount over the guest's /")
 					} else if targets[m.Target] {
-						d.valErr(kp, "%s is mounted twice", m.Target)
+						d.ValErr(kp, "%s is mounted twice", m.Target)
 					}
 					targets[m.Target] = true
 				}
 			case "readonly":
-				m.ReadOnly, _ = d.boolean(kp, v)
+				m.ReadOnly, _ = d.Boolean(kp, v)
 			default:
-				d.unknownKey(kp, mountKeys)
+				d.UnknownKey(kp, mountKeys)
 			}
 		}
 		if _, ok := t["source"]; !ok {
-			d.keyErr(ep, "%s: missing source", name(ep))
+			d.KeyErr(ep, "%s: missing source", tomlcheck.Name(ep))
 		}
 		if _, ok := t["target"]; !ok {
-			d.keyErr(ep, "%s: missing target", name(ep))
+			d.KeyErr(ep, "%s: missing target", tomlcheck.Name(ep))
 		}
 		c.Mounts = append(c.Mounts, m)
 	}

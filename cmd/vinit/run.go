@@ -104,7 +104,7 @@ func initMode(args []string, sigs *pid1.Signals) int {
 	}
 	if fs.NArg() > 0 {
 		return pid1.RunSingle(sigs, pid1.SingleOptions{Argv: fs.Args(), Group: *group,
-			Rewrite: rewrite, Remap: remap, Grace: *grace, Verbose: *verbose})
+			Rewrite: rewrite, Remap: remap, Grace: *grace, Verbose: *verbose, ConfigDir: *configDir})
 	}
 	if len(rewrite) > 0 || len(remap) > 0 || *group {
 		fmt.Fprintf(os.Stderr, "vinit: -g, --rewrite and --remap need a command after --\n")

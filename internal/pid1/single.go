@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/vserver-go/vserver/internal/launch"
+	"github.com/vserver-go/vserver/internal/services"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,6 +25,9 @@ type SingleOptions struct {
 	Remap   map[int]int                 // CMD's exit status → vinit's
 	Grace   time.Duration               // for leftovers after CMD exits
 	Verbose bool
+	// ConfigDir holds service files to run beside CMD as sidecars; "" or a
+	// directory without services/ means none.
+	ConfigDir string
 }
 
 // RunSingle runs opts.Argv as the main process and returns vinit's exit
@@ -38,6 +43,27 @@ func RunSingle(sigs *Signals, opts SingleOptions) int {
 	if !l.pid1 {
 		if err := setSubreaper(); err != nil {
 			log.Printf("warning: %v: orphans will not be reaped by vinit", err)
+		}
+	}
+
+	// Sidecars: services from the config dir run beside CMD, are stopped
+	// in order when CMD ends, and never decide vinit's exit status.
+	var sidecars *services.Supervisor
+	if opts.ConfigDir != "" {
+		if fi, err := os.Stat(filepath.Join(opts.ConfigDir, "services")); err == nil && fi.IsDir() {
+			cfg := services.LoadDir(opts.ConfigDir, services.SystemLookup("/"))
+			for _, err := range cfg.Errors {
+				log.Printf("%v", err)
+			}
+			if len(cfg.Services) > 0 {
+				runDir := filepath.Join(os.TempDir(), "vinit-"+strconv.Itoa(os.Getpid()))
+				if l.pid1 {
+					runDir = "/run/vinit"
+				}
+				sidecars = services.NewSupervisor(l, cfg, runDir, nil)
+				sidecars.StartAll(func() {})
+				defer os.RemoveAll(filepath.Join(runDir, "notify"))
+			}
 		}
 	}
 
@@ -97,13 +123,39 @@ func RunSingle(sigs *Signals, opts SingleOptions) int {
 			f()
 		}
 	}
-	// CMD is gone: what it left behind gets SIGTERM, a grace that ends as
-	// soon as nothing is left, then SIGKILL (catatonit #4/#5: never hang).
+	// CMD is gone: sidecars stop in reverse order, then what is left gets
+	// SIGTERM, a grace that ends as soon as nothing is left, then SIGKILL
+	// (catatonit #4/#5: never hang).
+	if sidecars != nil {
+		l.stopSidecars(sidecars, time.Now().Add(opts.Grace), hurry)
+	}
 	l.finish(opts.Grace, hurry)
 	if code, ok := opts.Remap[mainStatus]; ok {
 		return code
 	}
 	return mainStatus
+}
+
+// stopSidecars stops the services and serves the loop until they are
+// down, the deadline passes or hurry fires. Runs on the loop goroutine.
+func (l *loop) stopSidecars(sv *services.Supervisor, deadline time.Time, hurry <-chan struct{}) {
+	done := false
+	sv.StopAll(deadline, func() { done = true })
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	for !done {
+		select {
+		case <-l.sigs.Child:
+			l.reap()
+		case <-l.sigs.Others:
+		case f := <-l.calls:
+			f()
+		case <-hurry:
+			return
+		case <-t.C:
+			return
+		}
+	}
 }
 
 // finish terminates everything left and reaps it, within grace (+1 s for

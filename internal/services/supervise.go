@@ -183,6 +183,10 @@ func (sv *Supervisor) StopAll(deadline time.Time, done func()) {
 			u.state = StateStopped
 		}
 	}
+	// Each active unit is asked once, also one already stopping (a "vinit
+	// stop" in flight): its end must step the shutdown on too.
+	asked := map[*unit]bool{}
+	finished := false
 	var step func()
 	step = func() {
 		running := 0
@@ -191,12 +195,14 @@ func (sv *Supervisor) StopAll(deadline time.Time, done func()) {
 				continue
 			}
 			running++
-			if u.state == StateStopping || sv.hasActiveDependent(u) {
+			if asked[u] || sv.hasActiveDependent(u) {
 				continue
 			}
+			asked[u] = true
 			u.stop(deadline, step)
 		}
-		if running == 0 {
+		if running == 0 && !finished {
+			finished = true
 			done()
 		}
 	}

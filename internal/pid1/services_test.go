@@ -284,3 +284,26 @@ restart_delay = "10ms"
 		t.Fatal(err)
 	}
 }
+
+// A shutdown that finds a service already stopping (a "vinit stop" in
+// flight) ends as soon as that service has stopped, not at the budget.
+func TestServicesShutdownDuringStop(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	svcFile(t, dir, "slow", shCmd(`trap 'sleep 0.5; exit 0' TERM; while :; do sleep 1 & wait; done`)+"stop_timeout = \"30s\"\n")
+	g := startGuest(t, dir, guestOpts{args: []string{"--shutdown-timeout", "20s"}})
+	g.waitReady()
+	stopped := make(chan string, 1)
+	go func() {
+		out, err := g.client("stop", "slow")
+		stopped <- fmt.Sprint(out, err)
+	}()
+	g.waitState("slow", services.StateStopping, 5*time.Second)
+	start := time.Now()
+	g.signal(unix.SIGTERM)
+	g.wait(20 * time.Second)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("shutdown took %v while the service being stopped ended after 0.5s", took)
+	}
+	<-stopped
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/kballard/go-shellquote"
 
+	"github.com/vserver-go/vserver/internal/ipv4root"
 	"github.com/vserver-go/vserver/internal/isolation"
 	"github.com/vserver-go/vserver/internal/tomlcheck"
 )
@@ -380,6 +381,11 @@ func (d *decoder) net(path []string, t map[string]any, n *Net) bool {
 				}
 				if seen[pf.Addr()] {
 					d.ValErr(ep, "address %s is listed twice", pf.Addr())
+					continue
+				}
+				// Another guest's loopback could be this address.
+				if ipv4root.LoopbackRange.Contains(pf.Addr()) {
+					d.ValErr(ep, "address %s is in %s, which is reserved for per-guest loopback addresses; use e.g. 127.2.0.10", pf.Addr(), ipv4root.LoopbackRange)
 					continue
 				}
 				seen[pf.Addr()] = true

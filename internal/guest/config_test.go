@@ -123,6 +123,7 @@ func TestParseErrors(t *testing.T) {
 		{"net mode", "[net]\nmode = \"bridge\"\n", `f.toml:2:8: net.mode: unknown value "bridge" (want "ipv4root", "netns", "host", "none")`},
 		{"net ip", "[net]\nips = [\"10.0.0.1\", \"10.0.0.300\"]\n", `f.toml:2:20: net.ips[1]: invalid address "10.0.0.300" (want an IP or IP/prefix-length)`},
 		{"net ip dup", "[net]\nips = [\"10.0.0.1\", \"10.0.0.1/8\"]\n", `f.toml:2:20: net.ips[1]: address 10.0.0.1 is listed twice`},
+		{"net guest loopback range", "[net]\nips = [\"10.0.0.1\", \"127.66.0.10/32\"]\n", `f.toml:2:20: net.ips[1]: address 127.66.0.10 is in 127.64.0.0/10, which is reserved for per-guest loopback addresses; use e.g. 127.2.0.10`},
 		{"net wildcard", "[net]\nips = [\"0.0.0.0\"]\n", `f.toml:2:8: net.ips[0]: address "0.0.0.0" is the wildcard; a guest needs its own address`},
 		{"ipv4root no ips", "[net]\nmode = \"ipv4root\"\n", `f.toml:2:8: net.mode: mode "ipv4root" needs at least one address in net.ips`},
 		{"dev wrong mode", "[net]\nmode = \"host\"\ndev = \"eth0\"\n", `f.toml:3:7: net.dev: dev is only used in mode "ipv4root" (mode is "host")`},

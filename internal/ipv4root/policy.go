@@ -37,9 +37,9 @@ const (
 
 var (
 	localhost4 = netip.AddrFrom4([4]byte{127, 0, 0, 1})
-	// loopbackRange holds every per-guest loopback address LoopbackFor
+	// LoopbackRange holds every per-guest loopback address LoopbackFor
 	// hands out; a guest may use its own and no other one in it.
-	loopbackRange = netip.MustParsePrefix("127.64.0.0/10")
+	LoopbackRange = netip.MustParsePrefix("127.64.0.0/10")
 )
 
 // LoopbackFor returns the per-guest loopback address of context id: an

@@ -15,8 +15,8 @@ func TestLoopbackFor(t *testing.T) {
 		if a != LoopbackFor(id) {
 			t.Fatalf("LoopbackFor(%d) is not deterministic", id)
 		}
-		if !loopbackRange.Contains(a) || !a.IsLoopback() {
-			t.Errorf("LoopbackFor(%d) = %s, outside %s", id, a, loopbackRange)
+		if !LoopbackRange.Contains(a) || !a.IsLoopback() {
+			t.Errorf("LoopbackFor(%d) = %s, outside %s", id, a, LoopbackRange)
 		}
 		if other, dup := seen[a]; dup {
 			t.Errorf("LoopbackFor(%d) = LoopbackFor(%d) = %s", id, other, a)
@@ -48,7 +48,7 @@ func TestNormalize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.IPv4[0] != v4 || !loopbackRange.Contains(p.Loopback) {
+	if p.IPv4[0] != v4 || !LoopbackRange.Contains(p.Loopback) {
 		t.Errorf("normalize = %+v", p)
 	}
 	if q, _ := (Policy{IPv4: []netip.Addr{v4}}).normalize("/sys/fs/cgroup/g"); q.Loopback != p.Loopback {

@@ -97,7 +97,7 @@ var (
 	net127Mask   = word([]byte{0xff, 0, 0, 0})
 	net127       = word([]byte{127, 0, 0, 0})
 	lbRangeMask  = word([]byte{0xff, 0xc0, 0, 0})
-	lbRangeNet   = word4(loopbackRange.Addr())
+	lbRangeNet   = word4(LoopbackRange.Addr())
 	localhost4W  = word4(localhost4)
 	v6Loopback   = words6(netip.IPv6Loopback())
 	v6LoopbackW3 = v6Loopback[3]

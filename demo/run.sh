@@ -16,7 +16,7 @@ work=$(mktemp -d /tmp/vserver-demo.XXXXXX)
 export VSERVER_CONFIG_DIR=$work/etc VSERVER_RUN_DIR=$work/run VSERVER_LOG_DIR=$work/log VSERVER_VINIT=$bin/vinit
 name=demo
 root=$work/root
-ip=127.66.0.10
+ip=127.42.0.10
 port=8080
 vs() { "$bin/vserver" "$@"; }
 

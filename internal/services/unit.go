@@ -499,6 +499,8 @@ func (u *unit) ended(ws unix.WaitStatus) {
 		if u.reason == "" {
 			u.reason = "ended: " + u.lastExit
 		}
+	} else if ws.Exited() && ws.ExitStatus() == 125 {
+		u.failed("ended: exit status 125: not restarted")
 	} else {
 		u.failed("ended: " + u.lastExit)
 	}

@@ -274,7 +274,7 @@ restart_delay = "10ms"
 	st := g.waitSvc("s", 10*time.Second, "to end for good", func(st services.Status) bool {
 		return st.State == services.StateFailed || st.State == services.StateStopped
 	})
-	if st.Restarts != 0 || st.LastExit != "exit status 125" || !strings.Contains(st.Reason, "125") {
+	if st.State != services.StateFailed || st.Restarts != 0 || st.LastExit != "exit status 125" || st.Reason != "ended: exit status 125: not restarted" {
 		t.Fatalf("status %+v, want not restarted after exit status 125", st)
 	}
 	if n := len(readLines(t, starts)); n != 1 {

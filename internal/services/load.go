@@ -8,13 +8,15 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/vserver-go/vserver/internal/tomlcheck"
 )
 
 // loaded is one service file during LoadDir.
 type loaded struct {
 	spec *Spec
 	m    map[string]any // the parsed file, for positions of list elements
-	ix   *posIndex
+	ix   *tomlcheck.Index
 	bad  bool // the file itself has errors
 }
 
@@ -38,12 +40,12 @@ func LoadDir(dir string, lookup Lookup) *Config {
 
 	gpath := filepath.Join(dir, "vinit.toml")
 	order[gpath] = 0
-	var gix *posIndex
+	var gix *tomlcheck.Index
 	if data, err := os.ReadFile(gpath); err == nil {
 		var gerrs []error
 		cfg.Global, gerrs = LoadGlobal(gpath, data)
 		add(gerrs...)
-		if _, ix, perrs := parseTOML(gpath, data); perrs == nil {
+		if _, ix, err := tomlcheck.Parse(gpath, data); err == nil {
 			gix = ix
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -76,7 +78,7 @@ func LoadDir(dir string, lookup Lookup) *Config {
 		}
 		spec, serrs := LoadService(path, data, lookup)
 		l := &loaded{spec: spec, bad: len(serrs) > 0}
-		l.m, l.ix, _ = parseTOML(path, data)
+		l.m, l.ix, _ = tomlcheck.Parse(path, data)
 		files[name] = l
 		if l.bad {
 			add(serrs...)
@@ -157,9 +159,9 @@ func (g *graphCheck) fail(name string, e *PosError) {
 // errAt makes an error at path in name's file.
 func (g *graphCheck) errAt(name string, val bool, path []string, format string, args ...any) *PosError {
 	l := g.files[name]
-	p := l.ix.keyPos(path)
+	p := l.ix.KeyPos(path)
 	if val {
-		p = l.ix.valPos(path)
+		p = l.ix.ValPos(path)
 	}
 	return &PosError{File: l.spec.File, Line: p.Line, Col: p.Col, Msg: fmt.Sprintf(format, args...)}
 }
@@ -170,7 +172,7 @@ func (g *graphCheck) depPath(name, key, dep string) []string {
 	if list, ok := g.files[name].m[key].([]any); ok {
 		for i, e := range list {
 			if e == dep {
-				return []string{key, elem(i)}
+				return []string{key, tomlcheck.Elem(i)}
 			}
 		}
 	}
@@ -180,12 +182,12 @@ func (g *graphCheck) depPath(name, key, dep string) []string {
 // main settles which service is the main one: vinit.toml's main, else the
 // first (by name) service file with main = true. Any other main = true is an
 // error that fails its service.
-func (g *graphCheck) main(gpath string, gix *posIndex) {
+func (g *graphCheck) main(gpath string, gix *tomlcheck.Index) {
 	want := g.cfg.Global.Main
 	if _, failed := g.cfg.Failed[want]; want != "" && g.files[want] == nil && !failed {
-		p := pos{1, 1}
+		p := tomlcheck.Pos{Line: 1, Col: 1}
 		if gix != nil {
-			p = gix.valPos([]string{"main"})
+			p = gix.ValPos([]string{"main"})
 		}
 		g.add(&PosError{File: gpath, Line: p.Line, Col: p.Col, Msg: fmt.Sprintf("main: unknown service %q", want)})
 		want = ""

@@ -9,8 +9,8 @@ import (
 )
 
 // FuzzLoadService feeds arbitrary bytes to the loader PID 1 runs: it must
-// never panic, every error must be a *PosError on a line of the input, and
-// every key outside arrays must have a position.
+// never panic and every error must be a *PosError on a line of the input.
+// (That every key has a position is tomlcheck's FuzzIndex.)
 func FuzzLoadService(f *testing.F) {
 	examples, _ := filepath.Glob(filepath.Join("..", "..", "etc", "vinit", "services", "*.toml"))
 	for _, p := range examples {
@@ -18,7 +18,7 @@ func FuzzLoadService(f *testing.F) {
 			f.Add(data)
 		}
 	}
-	f.Add([]byte(posDoc))
+	f.Add([]byte("a = [1, { b = '}' }]\n[[x]]\n[[x]]\nc = \"\"\"\n]\"\"\"\n"))
 	f.Add([]byte("command = \"x\"\nrestrat = 1\n[ready]\ntpc = 3\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, errs := LoadService("/f/svc.toml", data, testLookup)
@@ -38,7 +38,6 @@ func FuzzLoadService(f *testing.F) {
 				t.Fatalf("error does not name the file: %v", e)
 			}
 		}
-		checkKeyPositions(t, string(data))
 		if len(errs) == 0 && len(s.Command) == 0 {
 			t.Fatal("valid spec without a command")
 		}

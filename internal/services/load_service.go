@@ -14,6 +14,8 @@ import (
 
 	"github.com/kballard/go-shellquote"
 	"golang.org/x/sys/unix"
+
+	"github.com/vserver-go/vserver/internal/tomlcheck"
 )
 
 // serviceKeys are the keys a service file may have, for "did you mean".
@@ -74,17 +76,17 @@ func LoadService(path string, data []byte, lookup Lookup) (*Spec, []error) {
 	}
 	name, ok := ServiceName(path)
 	s := defaultSpec(name, path)
-	m, ix, errs := parseTOML(path, data)
-	d := &decoder{file: path, ix: ix, errs: errs}
+	td, m := tomlcheck.NewDecoder(path, data)
+	d := &decoder{td}
 	if !ok {
-		d.errorf(pos{1, 1}, "invalid service name %q (want letters, digits, and _ . @ - after the first, at most 64)", name)
+		d.Errorf(tomlcheck.Pos{Line: 1, Col: 1}, "invalid service name %q (want letters, digits, and _ . @ - after the first, at most 64)", name)
 	}
 	if m == nil {
-		return s, d.errs
+		return s, d.Errs
 	}
 	sd := &serviceDecoder{decoder: d, s: s, m: m, lookup: lookup}
 	sd.decode()
-	return s, d.sorted()
+	return s, d.Sorted()
 }
 
 type serviceDecoder struct {
@@ -103,11 +105,11 @@ func (d *serviceDecoder) has(key string) bool { _, ok := d.m[key]; return ok }
 
 func (d *serviceDecoder) decode() {
 	s := d.s
-	for _, k := range d.sortedKeys(nil, d.m) {
+	for _, k := range d.SortedKeys(nil, d.m) {
 		p, v := []string{k}, d.m[k]
 		switch k {
 		case "description":
-			if str, ok := d.str(p, v); ok {
+			if str, ok := d.Str(p, v); ok {
 				s.Description = str
 			}
 		case "command":
@@ -115,11 +117,11 @@ func (d *serviceDecoder) decode() {
 				s.Command = argv
 			}
 		case "type":
-			if t, ok := d.oneOf(p, v, "simple", "notify", "oneshot", "forking"); ok {
+			if t, ok := d.OneOf(p, v, "simple", "notify", "oneshot", "forking"); ok {
 				s.Type = Type(t)
 			}
 		case "pidfile":
-			if str, ok := d.absPath(p, v); ok {
+			if str, ok := d.AbsPath(p, v); ok {
 				s.PIDFile = str
 			}
 		case "after":
@@ -129,7 +131,7 @@ func (d *serviceDecoder) decode() {
 		case "user", "group", "groups":
 			// resolved together below: group defaults from user
 		case "workdir":
-			if str, ok := d.absPath(p, v); ok {
+			if str, ok := d.AbsPath(p, v); ok {
 				s.WorkDir = str
 			}
 		case "umask":
@@ -143,31 +145,31 @@ func (d *serviceDecoder) decode() {
 		case "rlimits":
 			d.rlimits(p, v)
 		case "no_new_privs":
-			if b, ok := d.boolean(p, v); ok {
+			if b, ok := d.Boolean(p, v); ok {
 				s.NoNewPrivs = b
 			}
 		case "ready":
 			d.ready(p, v)
 		case "notify_access":
-			if str, ok := d.oneOf(p, v, "main", "all"); ok {
+			if str, ok := d.OneOf(p, v, "main", "all"); ok {
 				s.NotifyAccess = NotifyAccess(str)
 			}
 		case "restart":
-			if str, ok := d.oneOf(p, v, "always", "on-failure", "never"); ok {
+			if str, ok := d.OneOf(p, v, "always", "on-failure", "never"); ok {
 				s.Restart = RestartPolicy(str)
 			}
 		case "success_exit":
 			d.successExit(p, v)
 		case "restart_delay":
-			if dur, ok := d.duration(p, v); ok {
+			if dur, ok := d.Duration(p, v); ok {
 				s.RestartDelay = dur
 			}
 		case "restart_max_delay":
-			if dur, ok := d.duration(p, v); ok {
+			if dur, ok := d.Duration(p, v); ok {
 				s.RestartMax = dur
 			}
 		case "restart_reset":
-			if dur, ok := d.duration(p, v); ok {
+			if dur, ok := d.Duration(p, v); ok {
 				s.RestartReset = dur
 			}
 		case "start_limit":
@@ -177,7 +179,7 @@ func (d *serviceDecoder) decode() {
 				s.StopSignal = sig
 			}
 		case "stop_timeout":
-			if dur, ok := d.duration(p, v); ok {
+			if dur, ok := d.Duration(p, v); ok {
 				s.StopTimeout = dur
 			}
 		case "reload_signal":
@@ -193,38 +195,38 @@ func (d *serviceDecoder) decode() {
 				s.Stderr = o
 			}
 		case "log_max_size":
-			if n, ok := d.size(p, v); ok {
+			if n, ok := d.Size(p, v); ok {
 				s.LogMaxSize, s.logMaxSizeSet = n, true
 			}
 		case "log_keep":
-			if n, ok := d.integer(p, v, 0, 1000); ok {
+			if n, ok := d.Integer(p, v, 0, 1000); ok {
 				s.LogKeep, s.logKeepSet = int(n), true
 			}
 		case "listen":
 			d.listen(p, v)
 		case "listen_names":
-			if names, ok := d.strList(p, v); ok {
+			if names, ok := d.StrList(p, v); ok {
 				for i, n := range names {
 					if n == "" || len(n) > 255 || strings.ContainsAny(n, ":\x00\n") {
-						d.valErr(sub(p, elem(i)), "invalid name %q (1 to 255 characters, no colon)", n)
+						d.ValErr(tomlcheck.Sub(p, tomlcheck.Elem(i)), "invalid name %q (1 to 255 characters, no colon)", n)
 					}
 				}
 				d.listenNames, d.hasNames = names, true
 			}
 		case "watchdog":
-			if dur, ok := d.duration(p, v); ok {
+			if dur, ok := d.Duration(p, v); ok {
 				s.Watchdog = dur
 			}
 		case "main":
-			if b, ok := d.boolean(p, v); ok {
+			if b, ok := d.Boolean(p, v); ok {
 				s.Main = b
 			}
 		case "enabled":
-			if b, ok := d.boolean(p, v); ok {
+			if b, ok := d.Boolean(p, v); ok {
 				s.Enabled = b
 			}
 		default:
-			d.unknownKey(p, serviceKeys)
+			d.UnknownKey(p, serviceKeys)
 		}
 	}
 	d.credentials()
@@ -240,25 +242,25 @@ func (d *serviceDecoder) command(p []string, v any) ([]string, bool) {
 		var err error
 		if argv, err = shellquote.Split(v); err != nil {
 			msg := err.Error()
-			d.valErr(p, "%s", strings.ToLower(msg[:1])+msg[1:])
+			d.ValErr(p, "%s", strings.ToLower(msg[:1])+msg[1:])
 			return nil, false
 		}
 	case []any:
 		var ok bool
-		if argv, ok = d.strList(p, v); !ok {
+		if argv, ok = d.StrList(p, v); !ok {
 			return nil, false
 		}
 	default:
-		d.wrongType(p, "a string or an array of strings", v)
+		d.WrongType(p, "a string or an array of strings", v)
 		return nil, false
 	}
 	if len(argv) == 0 || argv[0] == "" {
-		d.valErr(p, "empty command")
+		d.ValErr(p, "empty command")
 		return nil, false
 	}
 	for i, a := range argv {
 		if strings.ContainsRune(a, 0) {
-			d.valErr(p, "argument %d contains a NUL byte", i)
+			d.ValErr(p, "argument %d contains a NUL byte", i)
 			return nil, false
 		}
 	}
@@ -267,7 +269,7 @@ func (d *serviceDecoder) command(p []string, v any) ([]string, bool) {
 
 // deps reads a list of service names.
 func (d *serviceDecoder) deps(p []string, v any) []string {
-	names, ok := d.strList(p, v)
+	names, ok := d.StrList(p, v)
 	if !ok {
 		return nil
 	}
@@ -275,11 +277,11 @@ func (d *serviceDecoder) deps(p []string, v any) []string {
 	seen := map[string]bool{}
 	for i, n := range names {
 		if !serviceName.MatchString(n) {
-			d.valErr(sub(p, elem(i)), "invalid service name %q", n)
+			d.ValErr(tomlcheck.Sub(p, tomlcheck.Elem(i)), "invalid service name %q", n)
 			continue
 		}
 		if n == d.s.Name {
-			d.valErr(sub(p, elem(i)), "service %q cannot depend on itself", n)
+			d.ValErr(tomlcheck.Sub(p, tomlcheck.Elem(i)), "service %q cannot depend on itself", n)
 			continue
 		}
 		if !seen[n] {
@@ -304,7 +306,7 @@ func (d *serviceDecoder) credentials() {
 				}
 			}
 			if err != nil {
-				d.valErr(p, "%v", err)
+				d.ValErr(p, "%v", err)
 			} else {
 				s.User, s.UID, s.GID, s.Home = n, uid, gid, home
 			}
@@ -320,10 +322,10 @@ func (d *serviceDecoder) credentials() {
 	}
 	if v, ok := d.m["groups"]; ok {
 		p := []string{"groups"}
-		if a, ok := d.array(p, v); ok {
+		if a, ok := d.Array(p, v); ok {
 			s.Groups = []int{}
 			for i, e := range a {
-				ep := sub(p, elem(i))
+				ep := tomlcheck.Sub(p, tomlcheck.Elem(i))
 				if n, ok := d.idName(ep, e); ok {
 					if gid, ok := d.group(ep, n); ok {
 						s.Groups = append(s.Groups, gid)
@@ -344,7 +346,7 @@ func (d *serviceDecoder) group(p []string, n string) (int, bool) {
 		if id, nerr := strconv.Atoi(n); nerr == nil && id >= 0 {
 			return id, true
 		}
-		d.valErr(p, "%v", err)
+		d.ValErr(p, "%v", err)
 		return 0, false
 	}
 	return gid, true
@@ -355,18 +357,18 @@ func (d *decoder) idName(p []string, v any) (string, bool) {
 	switch v := v.(type) {
 	case string:
 		if v == "" {
-			d.valErr(p, "empty name")
+			d.ValErr(p, "empty name")
 			return "", false
 		}
 		return v, true
 	case int64:
 		if v < 0 || v > math.MaxUint32-1 {
-			d.valErr(p, "id %d is out of range", v)
+			d.ValErr(p, "id %d is out of range", v)
 			return "", false
 		}
 		return strconv.FormatInt(v, 10), true
 	}
-	d.wrongType(p, "a name or a number", v)
+	d.WrongType(p, "a name or a number", v)
 	return "", false
 }
 
@@ -375,36 +377,36 @@ func (d *serviceDecoder) umask(p []string, v any) (mask os.FileMode, ok bool) {
 	case string:
 		n, err := strconv.ParseUint(strings.TrimPrefix(v, "0o"), 8, 32)
 		if err != nil || v == "" || len(v) > 4 || n > 0o777 {
-			d.valErr(p, "invalid umask %q (want octal such as \"022\")", v)
+			d.ValErr(p, "invalid umask %q (want octal such as \"022\")", v)
 			return 0, false
 		}
 		return os.FileMode(n), true
 	case int64:
 		if v < 0 || v > 0o777 {
-			d.valErr(p, "umask %#o is out of range (want 0 to 0o777)", v)
+			d.ValErr(p, "umask %#o is out of range (want 0 to 0o777)", v)
 			return 0, false
 		}
 		return os.FileMode(v), true
 	}
-	d.wrongType(p, `an octal string such as "022"`, v)
+	d.WrongType(p, `an octal string such as "022"`, v)
 	return 0, false
 }
 
 func (d *serviceDecoder) env(p []string, v any) {
-	t, ok := d.table(p, v)
+	t, ok := d.Table(p, v)
 	if !ok {
 		return
 	}
 	d.s.Env = map[string]string{}
-	for _, k := range d.sortedKeys(p, t) {
-		kp := sub(p, k)
+	for _, k := range d.SortedKeys(p, t) {
+		kp := tomlcheck.Sub(p, k)
 		if k == "" || strings.ContainsAny(k, "=\x00") {
-			d.keyErr(kp, "env: invalid variable name %q", k)
+			d.KeyErr(kp, "env: invalid variable name %q", k)
 			continue
 		}
-		if val, ok := d.str(kp, t[k]); ok {
+		if val, ok := d.Str(kp, t[k]); ok {
 			if strings.ContainsRune(val, 0) {
-				d.valErr(kp, "value contains a NUL byte")
+				d.ValErr(kp, "value contains a NUL byte")
 				continue
 			}
 			d.s.Env[k] = val
@@ -419,16 +421,16 @@ func (d *serviceDecoder) envFile(p []string, v any) {
 	case string:
 		items, paths = []string{v}, [][]string{p}
 	case []any:
-		list, ok := d.strList(p, v)
+		list, ok := d.StrList(p, v)
 		if !ok {
 			return
 		}
 		items = list
 		for i := range list {
-			paths = append(paths, sub(p, elem(i)))
+			paths = append(paths, tomlcheck.Sub(p, tomlcheck.Elem(i)))
 		}
 	default:
-		d.wrongType(p, "a path or an array of paths", v)
+		d.WrongType(p, "a path or an array of paths", v)
 		return
 	}
 	for i, it := range items {
@@ -436,14 +438,14 @@ func (d *serviceDecoder) envFile(p []string, v any) {
 		if strings.HasPrefix(it, "-") {
 			ef = EnvFile{Path: it[1:], Optional: true}
 		}
-		if _, ok := d.absPath(paths[i], ef.Path); ok {
+		if _, ok := d.AbsPath(paths[i], ef.Path); ok {
 			d.s.EnvFiles = append(d.s.EnvFiles, ef)
 		}
 	}
 }
 
 func (d *serviceDecoder) rlimits(p []string, v any) {
-	t, ok := d.table(p, v)
+	t, ok := d.Table(p, v)
 	if !ok {
 		return
 	}
@@ -451,27 +453,27 @@ func (d *serviceDecoder) rlimits(p []string, v any) {
 	for n := range rlimitNames {
 		names = append(names, n)
 	}
-	for _, k := range d.sortedKeys(p, t) {
-		kp := sub(p, k)
+	for _, k := range d.SortedKeys(p, t) {
+		kp := tomlcheck.Sub(p, k)
 		res, known := rlimitNames[k]
 		if !known {
-			d.unknownKey(kp, names)
+			d.UnknownKey(kp, names)
 			continue
 		}
 		rl := Rlimit{Name: k, Resource: res}
 		switch val := t[k].(type) {
 		case []any:
 			if len(val) != 2 {
-				d.valErr(kp, "expected [soft, hard], found %d values", len(val))
+				d.ValErr(kp, "expected [soft, hard], found %d values", len(val))
 				continue
 			}
-			cur, ok1 := d.rlimitValue(sub(kp, elem(0)), val[0])
-			hi, ok2 := d.rlimitValue(sub(kp, elem(1)), val[1])
+			cur, ok1 := d.rlimitValue(tomlcheck.Sub(kp, tomlcheck.Elem(0)), val[0])
+			hi, ok2 := d.rlimitValue(tomlcheck.Sub(kp, tomlcheck.Elem(1)), val[1])
 			if !ok1 || !ok2 {
 				continue
 			}
 			if cur > hi {
-				d.valErr(kp, "soft limit is above the hard limit")
+				d.ValErr(kp, "soft limit is above the hard limit")
 				continue
 			}
 			rl.Cur, rl.Max = cur, hi
@@ -490,7 +492,7 @@ func (d *serviceDecoder) rlimitValue(p []string, v any) (uint64, bool) {
 	switch v := v.(type) {
 	case int64:
 		if v < 0 {
-			d.valErr(p, "negative limit %d", v)
+			d.ValErr(p, "negative limit %d", v)
 			return 0, false
 		}
 		return uint64(v), true
@@ -498,53 +500,53 @@ func (d *serviceDecoder) rlimitValue(p []string, v any) (uint64, bool) {
 		if v == "unlimited" || v == "infinity" {
 			return RlimInfinity, true
 		}
-		d.valErr(p, "invalid limit %q (want a number or \"unlimited\")", v)
+		d.ValErr(p, "invalid limit %q (want a number or \"unlimited\")", v)
 		return 0, false
 	}
-	d.wrongType(p, `a number, "unlimited" or [soft, hard]`, v)
+	d.WrongType(p, `a number, "unlimited" or [soft, hard]`, v)
 	return 0, false
 }
 
 func (d *serviceDecoder) ready(p []string, v any) {
-	t, ok := d.table(p, v)
+	t, ok := d.Table(p, v)
 	if !ok {
 		return
 	}
 	r := &d.s.Ready
 	var kinds []string
-	for _, k := range d.sortedKeys(p, t) {
-		kp, val := sub(p, k), t[k]
+	for _, k := range d.SortedKeys(p, t) {
+		kp, val := tomlcheck.Sub(p, k), t[k]
 		switch k {
 		case "notify":
-			if b, ok := d.boolean(kp, val); ok && b {
+			if b, ok := d.Boolean(kp, val); ok && b {
 				r.Kind = ReadyNotify
 				kinds = append(kinds, k)
 			}
 		case "fd":
-			if n, ok := d.integer(kp, val, 3, 1<<20); ok {
+			if n, ok := d.Integer(kp, val, 3, 1<<20); ok {
 				r.Kind, r.FD = ReadyFD, int(n)
 				kinds = append(kinds, k)
 			}
 		case "tcp":
-			if str, ok := d.str(kp, val); ok {
+			if str, ok := d.Str(kp, val); ok {
 				if err := checkHostPort(str); err != nil {
-					d.valErr(kp, "%v", err)
+					d.ValErr(kp, "%v", err)
 				} else {
 					r.Kind, r.Addr = ReadyTCP, str
 					kinds = append(kinds, k)
 				}
 			}
 		case "unix":
-			if str, ok := d.str(kp, val); ok {
+			if str, ok := d.Str(kp, val); ok {
 				if err := checkUnixPath(str); err != nil {
-					d.valErr(kp, "%v", err)
+					d.ValErr(kp, "%v", err)
 				} else {
 					r.Kind, r.Addr = ReadyUnix, str
 					kinds = append(kinds, k)
 				}
 			}
 		case "file":
-			if str, ok := d.absPath(kp, val); ok {
+			if str, ok := d.AbsPath(kp, val); ok {
 				r.Kind, r.Addr = ReadyFile, str
 				kinds = append(kinds, k)
 			}
@@ -554,23 +556,23 @@ func (d *serviceDecoder) ready(p []string, v any) {
 				kinds = append(kinds, k)
 			}
 		case "timeout":
-			if dur, ok := d.duration(kp, val); ok {
+			if dur, ok := d.Duration(kp, val); ok {
 				r.Timeout = dur
 			}
 		case "interval":
-			if dur, ok := d.duration(kp, val); ok {
+			if dur, ok := d.Duration(kp, val); ok {
 				if dur == 0 {
-					d.valErr(kp, "must be more than 0")
+					d.ValErr(kp, "must be more than 0")
 				} else {
 					r.Interval = dur
 				}
 			}
 		default:
-			d.unknownKey(kp, readyKeys)
+			d.UnknownKey(kp, readyKeys)
 		}
 	}
 	if len(kinds) > 1 {
-		d.keyErr(sub(p, kinds[1]), "ready: only one of notify, fd, tcp, unix, file, command may be set (found %s)", strings.Join(kinds, " and "))
+		d.KeyErr(tomlcheck.Sub(p, kinds[1]), "ready: only one of notify, fd, tcp, unix, file, command may be set (found %s)", strings.Join(kinds, " and "))
 	}
 	d.readyKinds = kinds
 }
@@ -601,13 +603,13 @@ func checkUnixPath(s string) error {
 }
 
 func (d *serviceDecoder) successExit(p []string, v any) {
-	a, ok := d.array(p, v)
+	a, ok := d.Array(p, v)
 	if !ok {
 		return
 	}
 	out := []int{}
 	for i, e := range a {
-		if n, ok := d.integer(sub(p, elem(i)), e, 0, 255); ok {
+		if n, ok := d.Integer(tomlcheck.Sub(p, tomlcheck.Elem(i)), e, 0, 255); ok {
 			out = append(out, int(n))
 		}
 	}
@@ -615,29 +617,29 @@ func (d *serviceDecoder) successExit(p []string, v any) {
 }
 
 func (d *serviceDecoder) startLimit(p []string, v any) {
-	t, ok := d.table(p, v)
+	t, ok := d.Table(p, v)
 	if !ok {
 		return
 	}
-	for _, k := range d.sortedKeys(p, t) {
-		kp := sub(p, k)
+	for _, k := range d.SortedKeys(p, t) {
+		kp := tomlcheck.Sub(p, k)
 		switch k {
 		case "burst":
-			if n, ok := d.integer(kp, t[k], 0, 1<<20); ok {
+			if n, ok := d.Integer(kp, t[k], 0, 1<<20); ok {
 				d.s.StartLimit.Burst = int(n)
 			}
 		case "interval":
-			if dur, ok := d.duration(kp, t[k]); ok {
+			if dur, ok := d.Duration(kp, t[k]); ok {
 				d.s.StartLimit.Interval = dur
 			}
 		default:
-			d.unknownKey(kp, startLimitKeys)
+			d.UnknownKey(kp, startLimitKeys)
 		}
 	}
 }
 
 func (d *serviceDecoder) output(p []string, v any) (Output, bool) {
-	str, ok := d.str(p, v)
+	str, ok := d.Str(p, v)
 	if !ok {
 		return Output{}, false
 	}
@@ -648,17 +650,17 @@ func (d *serviceDecoder) output(p []string, v any) (Output, bool) {
 		return Output{Kind: OutputNull}, true
 	case strings.HasPrefix(str, "/"):
 		if strings.HasSuffix(str, "/") || strings.ContainsRune(str, 0) {
-			d.valErr(p, "%q is not a file path", str)
+			d.ValErr(p, "%q is not a file path", str)
 			return Output{}, false
 		}
 		return Output{Kind: OutputFile, Path: str}, true
 	}
-	d.valErr(p, "invalid output %q (want \"console\", \"null\" or an absolute file path)", str)
+	d.ValErr(p, "invalid output %q (want \"console\", \"null\" or an absolute file path)", str)
 	return Output{}, false
 }
 
 func (d *serviceDecoder) listen(p []string, v any) {
-	list, ok := d.strList(p, v)
+	list, ok := d.StrList(p, v)
 	if !ok {
 		return
 	}
@@ -666,11 +668,11 @@ func (d *serviceDecoder) listen(p []string, v any) {
 	for i, l := range list {
 		ln, err := parseListen(l)
 		if err != nil {
-			d.valErr(sub(p, elem(i)), "%v", err)
+			d.ValErr(tomlcheck.Sub(p, tomlcheck.Elem(i)), "%v", err)
 			continue
 		}
 		if j, dup := seen[ln]; dup {
-			d.valErr(sub(p, elem(i)), "%q is already listen[%d]", l, j)
+			d.ValErr(tomlcheck.Sub(p, tomlcheck.Elem(i)), "%q is already listen[%d]", l, j)
 			continue
 		}
 		seen[ln] = i
@@ -728,32 +730,32 @@ func parseListen(s string) (Listen, error) {
 func (d *serviceDecoder) crossCheck() {
 	s := d.s
 	if !d.has("command") {
-		d.errorf(pos{1, 1}, "command: required (the program to run)")
+		d.Errorf(tomlcheck.Pos{Line: 1, Col: 1}, "command: required (the program to run)")
 	}
 	switch {
 	case s.Type == TypeForking && s.PIDFile == "" && !d.has("pidfile"):
-		d.valErr([]string{"type"}, `"forking" needs a pidfile`)
+		d.ValErr([]string{"type"}, `"forking" needs a pidfile`)
 	case s.Type != TypeForking && d.has("pidfile"):
-		d.keyErr([]string{"pidfile"}, `pidfile: only used with type = "forking"`)
+		d.KeyErr([]string{"pidfile"}, `pidfile: only used with type = "forking"`)
 	}
 	kinds := d.readyKinds
 	switch s.Type {
 	case TypeNotify:
 		if len(kinds) > 0 && s.Ready.Kind != ReadyNotify {
-			d.keyErr([]string{"ready", kinds[0]}, `ready.%s: type = "notify" is ready when it sends READY=1; remove ready.%s or change type`, kinds[0], kinds[0])
+			d.KeyErr([]string{"ready", kinds[0]}, `ready.%s: type = "notify" is ready when it sends READY=1; remove ready.%s or change type`, kinds[0], kinds[0])
 		}
 		s.Ready.Kind = ReadyNotify
 	case TypeOneshot:
 		if len(kinds) > 0 {
-			d.keyErr([]string{"ready", kinds[0]}, `ready.%s: a oneshot service is ready when it exits 0; only ready.timeout applies`, kinds[0])
+			d.KeyErr([]string{"ready", kinds[0]}, `ready.%s: a oneshot service is ready when it exits 0; only ready.timeout applies`, kinds[0])
 			s.Ready.Kind = ReadyStarted
 		}
 		if s.Restart == RestartAlways {
-			d.valErr([]string{"restart"}, `"always" would run a oneshot service in a loop; use "on-failure" or "never"`)
+			d.ValErr([]string{"restart"}, `"always" would run a oneshot service in a loop; use "on-failure" or "never"`)
 		}
 	}
 	if s.RestartMax < s.RestartDelay && d.has("restart_max_delay") {
-		d.valErr([]string{"restart_max_delay"}, "%v is less than restart_delay (%v)", s.RestartMax, s.RestartDelay)
+		d.ValErr([]string{"restart_max_delay"}, "%v is less than restart_delay (%v)", s.RestartMax, s.RestartDelay)
 	}
 	for _, r := range s.Requires { // requires implies after
 		if !contains(s.After, r) {
@@ -765,7 +767,7 @@ func (d *serviceDecoder) crossCheck() {
 	}
 	if names := d.listenNames; d.hasNames {
 		if n := d.nListen; len(names) != n {
-			d.valErr([]string{"listen_names"}, "has %d names for %d listen sockets", len(names), n)
+			d.ValErr([]string{"listen_names"}, "has %d names for %d listen sockets", len(names), n)
 		} else {
 			for i := range s.Listen {
 				s.Listen[i].Name = names[i]

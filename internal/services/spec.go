@@ -8,11 +8,12 @@
 package services
 
 import (
-	"fmt"
 	"os"
 	"reflect"
 	"syscall"
 	"time"
+
+	"github.com/vserver-go/vserver/internal/tomlcheck"
 )
 
 // Type is how a service's start completes.
@@ -203,15 +204,4 @@ type Config struct {
 }
 
 // PosError is a configuration error at a place in a file.
-type PosError struct {
-	File      string
-	Line, Col int // 1-based; 0 when the error has no position (the file is unreadable)
-	Msg       string
-}
-
-func (e *PosError) Error() string {
-	if e.Line <= 0 {
-		return fmt.Sprintf("%s: %s", e.File, e.Msg)
-	}
-	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
-}
+type PosError = tomlcheck.PosError

@@ -1,6 +1,10 @@
 package services
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/vserver-go/vserver/internal/tomlcheck"
+)
 
 func TestSuggest(t *testing.T) {
 	tests := []struct{ word, want string }{
@@ -17,20 +21,8 @@ func TestSuggest(t *testing.T) {
 		{"wathcdog", "watchdog"},
 	}
 	for _, tt := range tests {
-		if got := suggest(tt.word, serviceKeys); got != tt.want {
+		if got := tomlcheck.Suggest(tt.word, serviceKeys); got != tt.want {
 			t.Errorf("suggest(%q) = %q, want %q", tt.word, got, tt.want)
-		}
-	}
-}
-
-func TestEditDistance(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{{"", "", 0}, {"a", "", 1}, {"abc", "abc", 0}, {"abc", "acb", 1}, {"kitten", "sitting", 3}, {"restrat", "restart", 1}}
-	for _, tt := range tests {
-		if got := editDistance(tt.a, tt.b); got != tt.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
 	}
 }

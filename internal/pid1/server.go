@@ -140,36 +140,58 @@ func truncate(s string, n int) string {
 }
 
 // monitorChan is the channel the vserver monitor handed us: we send events
-// and replies, it sends requests. Writes go through a bounded queue so a
-// monitor that stops reading cannot block PID 1.
+// and replies, it sends requests, exec requests with fds (SCM_RIGHTS,
+// exec.go). Writes go through a bounded queue so a monitor that stops
+// reading cannot block PID 1.
 type monitorChan struct {
-	f   *os.File
-	out chan []byte
+	conn  *control.MsgConn
+	out   chan outMsg
+	execs map[uint64]*execProc // running exec'd processes by request id; loop-owned
 }
 
+type outMsg struct {
+	b   []byte
+	fds []*os.File // closed once sent
+}
+
+// newMonitorChan serves the channel on f, which stays open for a re-exec.
 func newMonitorChan(f *os.File, sv *supervisor) *monitorChan {
-	m := &monitorChan{f: f, out: make(chan []byte, 64)}
+	conn, err := control.FileMsgConn(f)
+	if err != nil {
+		sv.log.Printf("monitor channel: %v", err)
+		return nil
+	}
+	m := &monitorChan{conn: conn, out: make(chan outMsg, 64), execs: map[uint64]*execProc{}}
 	go func() {
-		for b := range m.out {
-			if _, err := f.Write(b); err != nil {
-				sv.log.Printf("monitor channel: %v", err)
-				return
+		broken := false
+		for msg := range m.out {
+			if !broken {
+				if err := conn.Write(msg.b, msg.fds...); err != nil {
+					sv.log.Printf("monitor channel: %v", err)
+					broken = true
+				}
 			}
+			control.CloseFiles(msg.fds)
 		}
 	}()
 	go func() {
-		br := bufio.NewReaderSize(f, 4096)
 		for {
-			line, err := control.ReadLine(br)
+			line, fds, err := conn.Read()
 			if err != nil && !errors.Is(err, control.ErrLineTooLong) {
+				control.CloseFiles(fds)
 				return // the monitor closed its end; it sees our exit anyway
 			}
 			var rep control.Reply
 			if err != nil {
 				rep = control.Reply{Error: err.Error()}
 			} else if req, perr := control.ParseRequest(line); perr != nil {
-				rep = control.Reply{Error: perr.Error()}
+				control.CloseFiles(fds)
+				rep = control.Reply{ID: req.ID, Error: perr.Error()}
+			} else if req.Op == "exec" || req.Op == "signal" {
+				sv.monitorExec(req, fds, m) // replies itself
+				continue
 			} else {
+				control.CloseFiles(fds) // no other request carries fds
 				rep = sv.ask(req)
 			}
 			m.send(control.Marshal(rep))
@@ -178,9 +200,13 @@ func newMonitorChan(f *os.File, sv *supervisor) *monitorChan {
 	return m
 }
 
-func (m *monitorChan) send(b []byte) {
+func (m *monitorChan) send(b []byte) { m.sendFDs(b) }
+
+// sendFDs queues b with fds, which are closed once sent or dropped.
+func (m *monitorChan) sendFDs(b []byte, fds ...*os.File) {
 	select {
-	case m.out <- b:
+	case m.out <- outMsg{b, fds}:
 	default: // the monitor is not reading; it will see how we end
+		control.CloseFiles(fds)
 	}
 }

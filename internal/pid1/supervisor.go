@@ -452,6 +452,8 @@ func (sv *supervisor) handle(req control.Request, reply func(control.Reply)) {
 			}
 			ok(nil)
 		})
+	case "exec", "signal": // exec.go; they come with fds on the monitor channel only
+		fail(fmt.Errorf("%s: only the host's monitor may ask for that", req.Op))
 	case "log":
 		lines, err := sv.svc.Log(req.Name)
 		if err != nil {

@@ -455,6 +455,8 @@ func (u *unit) ended(ws unix.WaitStatus) {
 		u.killEscaped(unix.SIGKILL)
 		return
 	}
+	// The watchdog's kill timer is this instance's: the next must not get it.
+	u.cancel(&u.stopTimer)
 	success := ws.Exited() && containsInt(u.spec.SuccessExit, ws.ExitStatus())
 	if u.spec.Type == TypeOneshot && u.state == StateStarting && success {
 		u.state = StateDone

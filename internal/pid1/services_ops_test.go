@@ -442,3 +442,78 @@ stop_timeout = "1s"
 		t.Fatalf("vinit log hup: %v %s", err, out)
 	}
 }
+
+// A service the watchdog restarted, healthy now, is left alone: the kill
+// timer of the old instance must not hit the new one.
+func TestServicesWatchdogRestartedInstanceSurvives(t *testing.T) {
+	t.Parallel()
+	helper := svcHelper(t)
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "marker")
+	svcFile(t, dir, "dog", shCmd(fmt.Sprintf(`if [ -e %s ]; then exec %s notify send:READY=1 every:50ms:WATCHDOG=1; fi; touch %s; exec %s notify send:READY=1`, marker, helper, marker, helper))+`type = "notify"
+watchdog = "300ms"
+restart_delay = "10ms"
+stop_timeout = "1s"
+stdout = "null"
+`)
+	g := startGuest(t, dir, guestOpts{})
+	st := g.waitSvc("dog", 10*time.Second, "to be restarted by the watchdog", func(s services.Status) bool {
+		return s.Restarts == 1 && s.State == services.StateRunning
+	})
+	time.Sleep(1500 * time.Millisecond) // past the first instance's 1s kill timer
+	if now := g.svc("dog"); now.PID != st.PID || now.Restarts != 1 || now.State != services.StateRunning {
+		t.Fatalf("the healthy restarted instance was disturbed: %+v, was %+v", now, st)
+	}
+}
+
+// restart_reset: a service that stayed up long enough restarts after the
+// first delay again, not a doubled one. A stop during the backoff stops it.
+func TestServicesBackoffResetAndStopInBackoff(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	stamps := filepath.Join(dir, "stamps")
+	svcFile(t, dir, "stable", shCmd(`date +%s%N >> `+stamps+`; sleep 0.4; exit 1`)+`restart_delay = "200ms"
+restart_max_delay = "5s"
+restart_reset = "300ms"
+start_limit = { burst = 0 }
+`)
+	svcFile(t, dir, "crash", shCmd(`exit 1`)+`restart_delay = "1s"
+start_limit = { burst = 0 }
+`)
+	g := startGuest(t, dir, guestOpts{})
+	g.waitState("crash", services.StateBackoff, 5*time.Second)
+	if out, err := g.client("stop", "crash"); err != nil {
+		t.Fatalf("stop: %v %s", err, out)
+	}
+	poll(t, 10*time.Second, "4 starts of stable", func() bool { return len(readLines(t, stamps)) >= 4 })
+	lines := readLines(t, stamps)
+	for i := 1; i < 4; i++ {
+		a, _ := strconv.ParseInt(lines[i-1], 10, 64)
+		b, _ := strconv.ParseInt(lines[i], 10, 64)
+		gap := time.Duration(b - a)
+		if gap < 580*time.Millisecond || gap > 800*time.Millisecond {
+			t.Errorf("start %d came %v after the one before, want 0.4s up + 0.2s ±10%% delay", i+1, gap)
+		}
+	}
+	if st := g.svc("crash"); st.State != services.StateStopped || st.Restarts != 1 {
+		t.Fatalf("crash after a stop in its backoff: %+v", st)
+	}
+}
+
+// sd_notify from a service running as another user reaches vinit.
+func TestServicesNotifyAsUser(t *testing.T) {
+	t.Parallel()
+	helper := svcHelper(t)
+	dir := t.TempDir()
+	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svcFile(t, dir, "n", fmt.Sprintf("command = [%q, \"notify\", \"send:READY=1\"]\ntype = \"notify\"\nuser = \"nobody\"\nready = { timeout = \"5s\" }\n", helper))
+	g := startGuest(t, dir, guestOpts{})
+	g.waitReady()
+	if st := g.svc("n"); st.State != services.StateRunning {
+		t.Fatalf("n: %+v\n%s", st, g.out.String())
+	}
+}

@@ -3,7 +3,7 @@
 //
 //	activated             serve the sockets passed with LISTEN_FDS (go-systemd activation)
 //	notify STEP...        as the main process: sleep:DUR, send:STATE (sd_notify), child:STATE (a child
-//	                      sends), exit; without exit it then sleeps forever
+//	                      sends), every:DUR:STATE (forever), exit; without exit it then sleeps forever
 //	listen ADDR           accept connections on ADDR (host:port, or unix:/path) forever
 //	sigwrap IGN BLK -- CMD ARGS
 //	                      ignore the signals IGN and block BLK (comma-separated numbers), then exec CMD
@@ -113,6 +113,19 @@ func notify(steps []string) {
 			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 			if err := cmd.Run(); err != nil {
 				fail("child: %v", err)
+			}
+		case "every":
+			// every:DUR:STATE sends STATE every DUR, forever.
+			d, state, _ := strings.Cut(arg, ":")
+			every, err := time.ParseDuration(d)
+			if err != nil {
+				fail("%v", err)
+			}
+			for {
+				if _, err := daemon.SdNotify(false, state); err != nil {
+					fail("sd_notify %q: %v", state, err)
+				}
+				time.Sleep(every)
 			}
 		case "exit":
 			os.Exit(0)

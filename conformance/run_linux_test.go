@@ -433,32 +433,28 @@ func readProc(pid int) (proc, bool) {
 	return p, true
 }
 
-// descendants returns every process below root.
+// descendants returns every process below root. It follows the kernel's
+// per-thread children lists, so it reads only the tree's own processes
+// however many others the host runs.
 func descendants(root int) []proc {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return nil
-	}
-	names, _ := d.Readdirnames(-1)
-	d.Close()
-	kids := map[int][]proc{}
-	for _, n := range names {
-		pid, err := strconv.Atoi(n)
-		if err != nil {
-			continue
-		}
-		if p, ok := readProc(pid); ok {
-			kids[p.ppid] = append(kids[p.ppid], p)
-		}
-	}
 	var out []proc
 	queue := []int{root}
 	for len(queue) > 0 {
 		pid := queue[0]
 		queue = queue[1:]
-		for _, c := range kids[pid] {
-			out = append(out, c)
-			queue = append(queue, c.pid)
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		for _, task := range tasks {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+			for _, f := range strings.Fields(string(b)) {
+				c, err := strconv.Atoi(f)
+				if err != nil {
+					continue
+				}
+				if p, ok := readProc(c); ok && p.ppid == pid {
+					out = append(out, p)
+					queue = append(queue, c)
+				}
+			}
 		}
 	}
 	return out

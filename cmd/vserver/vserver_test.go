@@ -641,7 +641,7 @@ func execStart(t *testing.T, spec, instance string) []string {
 // the programs.
 func TestIPv4RootGuestListensOnItsAddress(t *testing.T) {
 	e := newEnv(t)
-	ip := fmt.Sprintf("127.78.%d.%d", os.Getpid()>>8&0xff, os.Getpid()&0xff|1)
+	ip := fmt.Sprintf("127.43.%d.%d", os.Getpid()>>8&0xff, os.Getpid()&0xff|1)
 	port := 20000 + os.Getpid()%20000
 	hook := fmt.Sprintf("#!/bin/sh\nhttpd -p 0.0.0.0:%d -h /var/www\n", port)
 	if err := os.MkdirAll(filepath.Join(e.root, "etc/vinit/hooks/post-start.d"), 0o755); err != nil {

@@ -1,6 +1,10 @@
 package isolation
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/vserver-go/vserver/internal/tomlcheck"
+)
 
 // capNames is indexed by capability number (linux/capability.h).
 var capNames = []string{
@@ -64,16 +68,15 @@ func capNumber(name string) (int, bool) {
 // capSuggestion returns `, did you mean "CAP_X"?` for a near miss, else "".
 func capSuggestion(name string) string {
 	n := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(name)), "CAP_")
-	best, bestD := "", 3
-	for _, c := range capNames {
-		if d := editDistance(n, strings.TrimPrefix(c, "CAP_")); d < bestD {
-			best, bestD = c, d
-		}
+	short := make([]string, len(capNames))
+	for i, c := range capNames {
+		short[i] = strings.TrimPrefix(c, "CAP_")
 	}
+	best := tomlcheck.Suggest(n, short)
 	if best == "" {
 		return ""
 	}
-	return `, did you mean "` + best + `"?`
+	return `, did you mean "CAP_` + best + `"?`
 }
 
 // capMask turns validated names into a bit mask (bit n = capability n).
@@ -88,24 +91,4 @@ func capMask(names []string) (uint64, error) {
 		m |= 1 << uint(num)
 	}
 	return m, nil
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

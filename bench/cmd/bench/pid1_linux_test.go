@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -120,12 +121,15 @@ func TestReapBurst(t *testing.T) {
 	}
 	t.Cleanup(func() { cg.Remove() })
 	for _, in := range e.Inits {
-		d, err := reapOnce(e, in, 300, cg)
+		d, cpu, err := reapOnce(e, in, 300, cg)
 		if err != nil {
 			t.Fatalf("%s: %v", in.Name, err)
 		}
 		if d <= 0 || d > 10 {
 			t.Errorf("%s: 300 orphans reaped in %v s", in.Name, d)
+		}
+		if cpu <= 0 || cpu > d*float64(runtime.NumCPU()) {
+			t.Errorf("%s: init CPU time %v s while reaping for %v s", in.Name, cpu, d)
 		}
 		if c, err := cg.Current(); err != nil || c != 0 {
 			t.Errorf("%s: %d tasks left in the cgroup after the run (%v)", in.Name, c, err)
@@ -146,7 +150,7 @@ func TestReapBurstCountsZombies(t *testing.T) {
 	t.Cleanup(func() { reapTimeout, beforeRelease = oldTimeout, oldHook })
 	reapTimeout = 500 * time.Millisecond
 	beforeRelease = func(p *nsInit) { p.Signal(syscall.SIGSTOP) }
-	_, err = reapOnce(e, e.Inits[0], 50, cg)
+	_, _, err = reapOnce(e, e.Inits[0], 50, cg)
 	if err == nil || !strings.Contains(err.Error(), "50 of 50 orphans still not reaped") {
 		t.Errorf("stopped init: err = %v, want all 50 orphans unreaped", err)
 	}

@@ -234,3 +234,29 @@ func statusField(path, key string) (float64, error) {
 	}
 	return 0, fmt.Errorf("%s: no %s line", path, key)
 }
+
+// cpuTime is the CPU time, in seconds, the process's threads have used
+// (the first field of /proc/PID/task/TID/schedstat, in nanoseconds).
+func cpuTime(pid int) (float64, error) {
+	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(files) == 0 {
+		return 0, fmt.Errorf("read CPU time of %d: no schedstat (process gone?)", pid)
+	}
+	var ns float64
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // thread ended
+		}
+		fs := strings.Fields(string(b))
+		if len(fs) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(fs[0], 64)
+		if err != nil {
+			return 0, fmt.Errorf("parse %s: %w", f, err)
+		}
+		ns += v
+	}
+	return ns / 1e9, nil
+}

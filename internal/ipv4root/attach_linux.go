@@ -169,9 +169,9 @@ func attach(cgroupDir, pinDir string, p Policy) (_ *Attachment, err error) {
 	}
 	if p.DenyAbstractUnix {
 		// Not a cgroup program: the guest's init applies it with
-		// ScopeAbstractUnix before exec'ing vinit. Say whether it can.
+		// isolation.ScopeAbstractUnix before exec'ing vinit. Say whether it can.
 		if f.AbstractUnix {
-			a.active = append(a.active, "abstract-unix (ScopeAbstractUnix in the guest's init)")
+			a.active = append(a.active, "abstract-unix")
 		} else {
 			skipped = append(skipped, "deny-abstract-unix")
 		}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vserver-go/vserver/internal/isolation"
 )
 
 // The test binary doubles as the process inside a guest cgroup: with
@@ -76,7 +78,7 @@ func childMain() {
 			return "ok"
 		}
 		before := try(args[1])
-		if err := ScopeAbstractUnix(); err != nil {
+		if err := isolation.ScopeAbstractUnix(); err != nil {
 			fmt.Println(err)
 			os.Exit(1)
 		}

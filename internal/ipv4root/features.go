@@ -23,7 +23,7 @@ type Features struct {
 	HideLoopback bool // getsockname/getpeername/recvmsg show 127.0.0.1 (5.8)
 	SkbBackstop  bool // cgroup_skb ingress/egress: wildcard-autobound sockets only see the guest's addresses (4.10)
 	V6Only       bool // cgroup/setsockopt + socket storage: [::] with IPV6_V6ONLY in a guest without IPv6 (5.3..5.10)
-	AbstractUnix bool // Landlock scoping of abstract unix sockets (ABI 6, 6.12): ScopeAbstractUnix works
+	AbstractUnix bool // Landlock scoping of abstract unix sockets (ABI 6, 6.12): isolation.ScopeAbstractUnix works
 	UnixConnect  bool // cgroup/connect_unix (6.7); not used
 	LSMCgroup    bool // BPF_LSM_CGROUP programs load (6.0, bpf in lsm=, working trampolines); not used yet
 

@@ -23,9 +23,10 @@ type Policy struct {
 	// for host daemons).
 	Loopback netip.Addr
 	// DenyAbstractUnix asks for the host's abstract unix sockets to be out
-	// of the guest's reach. That is not a cgroup program: the guest's init
-	// calls ScopeAbstractUnix (Landlock, Linux 6.12) before exec'ing vinit.
-	// Attach only reports in Active() whether the kernel can.
+	// of the guest's reach. That is not a cgroup program: the guest's first
+	// process scopes itself with Landlock before exec'ing vinit (Linux 6.12;
+	// the launcher sets isolation.Spec.ScopeAbstractUnix). Attach only
+	// reports in Active() whether the kernel can.
 	DenyAbstractUnix bool
 }
 

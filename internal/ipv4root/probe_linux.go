@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vserver-go/vserver/internal/cgroup"
+	"github.com/vserver-go/vserver/internal/isolation"
 )
 
 var probeOnce = sync.OnceValue(probe)
@@ -81,10 +82,10 @@ func probe() Features {
 			try("v6only", ebpf.CGroupSockopt, ebpf.AttachCGroupSetsockopt, genSetsockopt(vo))
 		m.Close()
 	}
-	if landlockABI() >= 6 {
+	if isolation.LandlockABI() >= 6 {
 		f.AbstractUnix = true
 	} else {
-		f.Why["abstract-unix"] = fmt.Sprintf("landlock ABI %d", landlockABI())
+		f.Why["abstract-unix"] = fmt.Sprintf("landlock ABI %d", isolation.LandlockABI())
 	}
 	f.UnixConnect = try("unix-connect", ebpf.CGroupSockAddr, ebpf.AttachCgroupUnixConnect, asm.Instructions{asm.Mov.Imm(asm.R0, 1), asm.Return()})
 	if err := features.HaveProgramType(ebpf.LSM); err != nil {

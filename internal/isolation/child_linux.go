@@ -128,6 +128,13 @@ func setupAndExec(base int) error {
 			return fmt.Errorf("install seccomp filter: %w", err)
 		}
 	}
+	// Last: Landlock binds this thread, the one that execs (the domain is
+	// inherited by everything vinit starts).
+	if cfg.ScopeAbstractUnix {
+		if err := ScopeAbstractUnix(); err != nil && !errors.Is(err, ErrNoAbstractScope) {
+			return err
+		}
+	}
 	return fmt.Errorf("execute init: %w", execveat(base+fdInit, cfg.Args, cfg.Env))
 }
 

@@ -51,6 +51,24 @@ type Spec struct {
 	CgroupFD int
 	NewNet   bool // a new, empty network namespace (netns mode)
 
+	// Prepare, if set, is called with the host pid of the guest's first
+	// process once it exists in its new namespaces and before it does
+	// anything there: that process waits for its setup on a pipe, which
+	// Start writes only after Prepare returned (the "go"). The launcher
+	// configures the guest's network namespace here (netns.Setup), so the
+	// network is complete before vinit or any service runs. An error kills
+	// the process, and Start fails with it.
+	Prepare func(pid int) error
+
+	// ScopeAbstractUnix closes the host's abstract unix sockets to the
+	// guest: its first process scopes itself with Landlock
+	// (ScopeAbstractUnix) as the last step before exec'ing vinit, which
+	// everything in the guest inherits. Needed when the guest shares the
+	// host's network namespace (ipv4root); abstract names are per network
+	// namespace. On kernels without Landlock ABI 6 the step is skipped
+	// (LandlockABI says; the launcher reports the protection as missing).
+	ScopeAbstractUnix bool
+
 	// Caps is the capability bounding set to keep, by name ("CAP_CHOWN").
 	// Everything else is dropped from the bounding, inheritable and
 	// ambient sets; vinit runs as root with exactly these capabilities.

@@ -1,4 +1,4 @@
-package ipv4root
+package isolation
 
 import (
 	"errors"
@@ -20,8 +20,8 @@ type landlockRulesetAttr struct {
 	scoped           uint64
 }
 
-// landlockABI returns the kernel's Landlock ABI version (0: none).
-func landlockABI() int {
+// LandlockABI returns the kernel's Landlock ABI version (0: none).
+func LandlockABI() int {
 	v, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
 	if e != 0 {
 		return 0
@@ -35,13 +35,14 @@ func landlockABI() int {
 // it forks or execs afterwards: connect and sendto to an abstract socket
 // created outside this Landlock domain fail with EPERM, while the guest's
 // own abstract sockets keep working. Filesystem and network access are not
-// restricted. The guest's init process calls it on a locked OS thread just
-// before exec'ing vinit (Landlock binds the thread; Go's other threads are
-// not covered, exec leaves only this one). It needs no_new_privs or
+// restricted. With Spec.ScopeAbstractUnix the guest's first process calls
+// it on its locked OS thread just before exec'ing vinit (Landlock binds the
+// thread; Go's other threads are not covered, exec leaves only this one);
+// ipv4root.Chbind's tests call it directly. It needs no_new_privs or
 // CAP_SYS_ADMIN. On kernels without Landlock ABI 6 it returns
 // ErrNoAbstractScope and changes nothing.
 func ScopeAbstractUnix() error {
-	if landlockABI() < 6 {
+	if LandlockABI() < 6 {
 		return ErrNoAbstractScope
 	}
 	attr := landlockRulesetAttr{scoped: unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET}

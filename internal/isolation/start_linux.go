@@ -45,6 +45,7 @@ type childConfig struct {
 	ConsolePath                      string
 	NumExtra                         int
 	Seccomp, NoNewPrivs              bool
+	ScopeAbstractUnix                bool
 }
 
 // Start creates the guest's context and runs its PID 1; see the package
@@ -104,6 +105,7 @@ func prepare(spec *Spec) (*childConfig, error) {
 		KeepCaps: keep, Rlimits: limits, Nice: spec.Nice,
 		ConsolePath: spec.ConsolePath, NumExtra: len(spec.ExtraFiles),
 		Seccomp: spec.Seccomp, NoNewPrivs: spec.NoNewPrivs,
+		ScopeAbstractUnix: spec.ScopeAbstractUnix,
 	}
 	if len(cfg.Args) == 0 {
 		cfg.Args = []string{"vinit"}
@@ -231,6 +233,16 @@ func start(spec *Spec, cfg *childConfig) (*os.Process, error) {
 		return nil, fmt.Errorf("create guest namespaces: %w", err)
 	}
 
+	// The child waits for its config before doing anything: sending it is
+	// the go for the setup. Until then the launcher prepares the guest's
+	// side of its namespaces from the host.
+	if spec.Prepare != nil {
+		if err := spec.Prepare(proc.Pid); err != nil {
+			_ = proc.Kill()
+			_, _ = proc.Wait()
+			return nil, err
+		}
+	}
 	sendErr := json.NewEncoder(cfgW).Encode(cfg)
 	cfgW.Close()
 	_ = repR.SetReadDeadline(time.Now().Add(setupTimeout))

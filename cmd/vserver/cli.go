@@ -31,6 +31,8 @@ const usage = `usage: vserver [--config-dir DIR] [--run-dir DIR] [--log-dir DIR]
   vserver start-all [-j N]        start the onboot guests by priority
   vserver stop-all [-j N]         stop every running guest, in reverse priority, one deadline
   vserver check [NAME]            validate configuration and probe the kernel
+  vserver chbind --ip IP[,IP...] -- CMD [ARG...]
+                                  run a host command confined to these IPs
 `
 
 // cli holds the global options.
@@ -74,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "check":
 		return c.check(args[1:])
 	case "chbind":
-		return c.notYet("chbind")
+		return c.chbind(args[1:])
 	}
 	if len(args) < 2 {
 		return c.usageErr("missing command after %q", args[0])
@@ -304,6 +306,9 @@ func (c *cli) status(name string) int {
 	fmt.Fprintf(w, "memory:\t%s\n", human(i.Stats.Memory))
 	fmt.Fprintf(w, "cpu:\t%s\n", cpuTime(i.Stats.CPU))
 	fmt.Fprintf(w, "net:\t%s %s\n", s.NetMode, strings.Join(s.IPs, " "))
+	if s.Veth != "" {
+		fmt.Fprintf(w, "veth:\t%s (host end)\n", s.Veth)
+	}
 	if len(s.Protections) > 0 {
 		fmt.Fprintf(w, "ipv4root:\t%s\n", strings.Join(s.Protections, ", "))
 	}

@@ -34,9 +34,6 @@ func CheckGuest(cfg *guest.Config, vinit string) []string {
 			out = append(out, fmt.Sprintf("net.dev %s: no such interface", cfg.Net.Dev))
 		}
 	}
-	if cfg.Net.Mode == guest.NetNetns {
-		out = append(out, `net mode "netns" is not implemented yet`)
-	}
 	if cfg.Net.Mode == guest.NetIPv4Root {
 		if err := probeIPv4Root(); err != nil {
 			out = append(out, fmt.Sprintf("ipv4root: %v", err))

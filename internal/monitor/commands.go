@@ -59,7 +59,11 @@ func CleanStale(d Dirs, name string, logf func(format string, args ...any)) erro
 	}
 	if st != nil {
 		logf("removing stale state of %s (monitor pid %d, phase %s)", name, st.MonitorPID, st.Phase)
-		if err := (&netState{pinDir: st.PinDir, aliases: st.Aliases}).teardown(); err != nil {
+		ns := &netState{pinDir: st.PinDir, aliases: st.Aliases}
+		if st.Veth != "" {
+			ns.netnsName = name
+		}
+		if err := ns.teardown(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -79,6 +78,7 @@ type monitor struct {
 
 	master, slave *os.File
 	sigs          chan os.Signal
+	exec          *execServer // RUN/NAME.sock: exec and enter (exec.go)
 
 	state   State
 	reboots []time.Time
@@ -140,6 +140,10 @@ func Run(cfg *guest.Config, d Dirs, opt Options) int {
 	for _, p := range cfg.Net.IPs {
 		m.state.IPs = append(m.state.IPs, p.String())
 	}
+	if m.exec, err = m.serveExec(); err != nil {
+		m.log.Printf("exec and enter will not work: %v", err)
+	}
+	defer m.exec.close()
 	reason := "boot"
 	for {
 		m.state.Boots++
@@ -274,6 +278,10 @@ func (m *monitor) boot(reason string) (proc *os.Process, exited <-chan *os.Proce
 	m.net, err = setupNet(cfg, m.group)
 	if m.net != nil {
 		m.state.Aliases, m.state.PinDir, m.state.Protections = m.net.aliases, m.net.pinDir, m.net.protections
+		m.state.Veth = m.net.veth
+		// On record before anything else can go wrong: a monitor killed
+		// from here on leaves pins and interfaces that CleanStale finds.
+		_ = writeState(m.dirs, &m.state)
 	}
 	if err != nil {
 		return nil, nil, nil, err
@@ -294,6 +302,7 @@ func (m *monitor) boot(reason string) (proc *os.Process, exited <-chan *os.Proce
 	}
 	defer cgfd.Close()
 	spec.CgroupFD = int(cgfd.Fd())
+	spec.Prepare, spec.ScopeAbstractUnix = m.net.prepare, m.net.scopeAbstract
 
 	proc, exited, err = m.spawn(spec)
 	if err != nil {
@@ -306,7 +315,11 @@ func (m *monitor) boot(reason string) (proc *os.Process, exited <-chan *os.Proce
 	m.log.Printf("guest started: vinit is pid %d on the host, context %d, boot %d", proc.Pid, cfg.Context, m.state.Boots)
 
 	evs := make(chan control.Event, 16)
-	go readEvents(hostEnd, evs, m.log)
+	vc, cerr := newVinitChan(hostEnd, evs, m.log)
+	if cerr != nil {
+		m.log.Printf("monitor channel: %v", cerr)
+	}
+	m.exec.setChannel(vc)
 	timer := time.NewTimer(m.opt.ReadyTimeout)
 	defer timer.Stop()
 	for {
@@ -439,34 +452,6 @@ func (m *monitor) spawn(spec *isolation.Spec) (*os.Process, <-chan *os.ProcessSt
 	return s.p, exited, s.err
 }
 
-// readEvents forwards vinit's events; the channel closes at EOF.
-func readEvents(f *os.File, out chan<- control.Event, l *logFile) {
-	defer close(out)
-	defer f.Close()
-	br := bufio.NewReader(f)
-	for {
-		line, err := control.ReadLine(br)
-		if err != nil {
-			if errors.Is(err, control.ErrLineTooLong) {
-				l.Printf("vinit sent an oversized message; ignored")
-				continue
-			}
-			return
-		}
-		ev, _, err := control.ParseEvent(line)
-		if err != nil {
-			l.Printf("%v", err)
-			continue
-		}
-		if ev != nil {
-			select {
-			case out <- *ev:
-			default:
-			}
-		}
-	}
-}
-
 // supervise waits for the guest to end, acting on requests meanwhile.
 func (m *monitor) supervise(proc *os.Process, exited <-chan *os.ProcessState, events <-chan control.Event) string {
 	stopping := false
@@ -555,6 +540,7 @@ func describe(ps *os.ProcessState) string {
 // cleanup removes every trace of the current boot: processes, cgroups,
 // network programs and aliases. It is idempotent.
 func (m *monitor) cleanup() {
+	m.exec.setChannel(nil)
 	deadline := time.Now().Add(10 * time.Second)
 	if m.group != nil {
 		if err := m.group.Kill(deadline); err != nil {
@@ -579,7 +565,7 @@ func (m *monitor) cleanup() {
 		}
 		m.group = nil
 	}
-	m.state.Aliases, m.state.PinDir, m.state.Protections = nil, "", nil
+	m.state.Aliases, m.state.PinDir, m.state.Protections, m.state.Veth = nil, "", nil, ""
 }
 
 // removeGroup removes a (killed) group, retrying while the kernel still

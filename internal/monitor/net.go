@@ -9,6 +9,7 @@ import (
 	"github.com/vserver-go/vserver/internal/cgroup"
 	"github.com/vserver-go/vserver/internal/guest"
 	"github.com/vserver-go/vserver/internal/ipv4root"
+	"github.com/vserver-go/vserver/internal/netns"
 )
 
 // netState is what setupNet did for one boot, for teardown.
@@ -16,21 +17,42 @@ type netState struct {
 	aliases     []string // "dev addr/len" this boot added
 	pinDir      string   // BPF links pinned here (ipv4root)
 	protections []string // active ipv4root protections, for status
+	netnsName   string   // guest whose veth pair this boot makes (netns)
+	veth        string   // its host end, for state and status
+
+	// prepare configures the guest's own network namespace (netns, none)
+	// from the host, between the creation of the guest's first process and
+	// its setup (isolation.Spec.Prepare).
+	prepare func(pid int) error
+	// scopeAbstract: the guest shares the host's network namespace and
+	// its abstract unix sockets; its init scopes them away with Landlock.
+	scopeAbstract bool
 }
 
 // setupNet prepares the guest's network before any guest process exists:
 // the address aliases on [net] dev and, in ipv4root mode, the BPF programs
 // on the guest's cgroup (a guest whose programs cannot be attached does not
-// start). none gets a new network namespace from isolation; host needs
-// nothing. On error, what was done is in the returned state (teardown
-// undoes it).
+// start). netns and none get a new network namespace from isolation, which
+// prepare configures before the guest's setup goes on; host needs nothing.
+// On error, what was done is in the returned state (teardown undoes it).
 func setupNet(cfg *guest.Config, g *cgroup.Group) (*netState, error) {
 	ns := &netState{}
 	switch cfg.Net.Mode {
-	case guest.NetHost, guest.NetNone:
+	case guest.NetHost:
+		return ns, nil
+	case guest.NetNone:
+		ns.prepare = netns.SetupLoopback
 		return ns, nil
 	case guest.NetNetns:
-		return ns, errors.New(`net mode "netns" is not implemented yet (use "ipv4root", "host" or "none")`)
+		var ips []netip.Addr
+		for _, p := range cfg.Net.IPs {
+			ips = append(ips, p.Addr())
+		}
+		ns.netnsName, ns.veth = cfg.Name, netns.HostIfName(cfg.Name)
+		ns.prepare = func(pid int) error {
+			return netns.Setup(pid, netns.Config{Name: cfg.Name, IPs: ips})
+		}
+		return ns, nil
 	}
 	if cfg.Net.Dev != "" {
 		added, err := ipv4root.AddAliases(cfg.Net.Dev, cfg.Net.IPs)
@@ -43,8 +65,9 @@ func setupNet(cfg *guest.Config, g *cgroup.Group) (*netState, error) {
 	}
 	v4, v6 := cfg.Net.Addrs()
 	ns.pinDir = PinDir(cfg.Name)
+	ns.scopeAbstract = true
 	a, err := ipv4root.Attach(g.Path(), ns.pinDir, ipv4root.Policy{
-		IPv4: v4, IPv6: v6, Loopback: ipv4root.LoopbackFor(cfg.Context)})
+		IPv4: v4, IPv6: v6, Loopback: ipv4root.LoopbackFor(cfg.Context), DenyAbstractUnix: true})
 	if err != nil {
 		return ns, err
 	}
@@ -60,7 +83,12 @@ func (ns *netState) teardown() error {
 		errs = append(errs, ipv4root.Detach(ns.pinDir))
 	}
 	errs = append(errs, removeAliases(ns.aliases))
-	ns.aliases, ns.pinDir = nil, ""
+	if ns.netnsName != "" {
+		// Usually gone with the guest's namespace already; the kernel
+		// frees a namespace asynchronously, so remove it for sure.
+		errs = append(errs, netns.Teardown(ns.netnsName))
+	}
+	ns.aliases, ns.pinDir, ns.netnsName, ns.veth = nil, "", "", ""
 	return errors.Join(errs...)
 }
 

@@ -33,6 +33,7 @@ type State struct {
 	IPs          []string  `json:"ips,omitempty"`
 	Aliases      []string  `json:"aliases,omitempty"` // "dev addr/len" added at start
 	PinDir       string    `json:"pin_dir,omitempty"`
+	Veth         string    `json:"veth,omitempty"` // host end of the veth pair (netns)
 	Protections  []string  `json:"protections,omitempty"`
 	Log          string    `json:"log"`
 }

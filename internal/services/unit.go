@@ -620,7 +620,9 @@ func (u *unit) stopProcess(deadline time.Time) {
 		_ = unix.Kill(-u.pgid, sig)
 		_ = unix.Kill(-u.pgid, unix.SIGCONT)
 	}
-	if u.pid > 1 {
+	// The main process once: a second stop signal means "hurry" to many
+	// programs, and a shell trap runs twice.
+	if u.pid > 1 && (u.pgid <= 1 || pgidOf(u.pid) != u.pgid) {
 		_ = unix.Kill(u.pid, sig)
 	}
 	u.killEscaped(sig)

@@ -77,27 +77,32 @@ func TestE4Interactive(t *testing.T) {
 }
 
 // E5: TSTP, TTIN and TTOU sent to the init stop the child; CONT resumes it.
+// Both on a terminal (the init's controlling terminal, as with docker run -t)
+// and without one.
 func TestE5JobControlSignals(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU} {
-		t.Run(strings.TrimPrefix(sigName(sig), "SIG"), func(t *testing.T) {
-			r := start(t, runConfig{cmd: []string{"/bin/sleep", "1000"}})
-			var child int
-			// Wait for the exec: before it the init may still be
-			// setting the child up (its own group or session).
-			waitFor(t, 10*time.Second, "the child to run sleep", func() bool {
-				c := r.initChildren()
-				if len(c) == 1 && c[0].comm == "sleep" {
-					child = c[0].pid
-				}
-				return child != 0
+	for _, tty := range []bool{true, false} {
+		for _, sig := range []syscall.Signal{syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU} {
+			name := map[bool]string{true: "tty/", false: "no-tty/"}[tty] + strings.TrimPrefix(sigName(sig), "SIG")
+			t.Run(name, func(t *testing.T) {
+				r := start(t, runConfig{tty: tty, cmd: []string{"/bin/sleep", "1000"}})
+				var child int
+				// Wait for the exec: before it the init may still be
+				// setting the child up (its own group or session).
+				waitFor(t, 10*time.Second, "the child to run sleep", func() bool {
+					c := r.initChildren()
+					if len(c) == 1 && c[0].comm == "sleep" {
+						child = c[0].pid
+					}
+					return child != 0
+				})
+				state := func() byte { p, _ := readProc(child); return p.state }
+				r.signal(sig)
+				waitFor(t, 5*time.Second, "the child to stop after "+sigName(sig), func() bool { return state() == 'T' })
+				r.signal(syscall.SIGCONT)
+				waitFor(t, 5*time.Second, "the child to resume after SIGCONT", func() bool { return state() != 'T' })
+				r.signal(syscall.SIGTERM)
+				r.expectExit(143, 10*time.Second)
 			})
-			state := func() byte { p, _ := readProc(child); return p.state }
-			r.signal(sig)
-			waitFor(t, 5*time.Second, "the child to stop after "+sigName(sig), func() bool { return state() == 'T' })
-			r.signal(syscall.SIGCONT)
-			waitFor(t, 5*time.Second, "the child to resume after SIGCONT", func() bool { return state() != 'T' })
-			r.signal(syscall.SIGTERM)
-			r.expectExit(143, 10*time.Second)
-		})
+		}
 	}
 }

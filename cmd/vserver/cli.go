@@ -22,12 +22,17 @@ const usage = `usage: vserver [--config-dir DIR] [--run-dir DIR] [--log-dir DIR]
   vserver NAME stop               stop it in order (pre-stop hooks, halt, timeout, kill)
   vserver NAME restart            stop (if running) and start
   vserver NAME running            exit 0 if running, 1 if not
-  vserver NAME status             show state, processes, memory, CPU, uptime
+  vserver NAME status [--json]    show state, processes, memory, CPU, uptime
   vserver NAME reboot             reboot the guest from scratch, wait until it is back
   vserver NAME halt               ask the guest to halt itself
   vserver NAME logs [-n N]        print the guest's console log (the last N lines)
   vserver NAME run                the monitor in the foreground (systemd's vserver@.service)
-  vserver list                    every guest: context, state, processes, memory, CPU, uptime, IPs
+  vserver NAME exec [--user U] [--cwd DIR] [--env K=V]... -- CMD [ARG...]
+                                  run CMD inside the guest (through its vinit); CMD's exit status
+  vserver NAME enter [--user U]   a login shell inside the guest on a pty of the guest's own
+  vserver NAME ps [--json]        the guest's processes with their guest pids
+  vserver NAME kill [-s SIG] PID|all  signal a guest pid, or every process but vinit
+  vserver list [--json]           every guest: context, state, processes, memory, CPU, uptime, IPs, net mode
   vserver start-all [-j N]        start the onboot guests by priority
   vserver stop-all [-j N]         stop every running guest, in reverse priority, one deadline
   vserver check [NAME]            validate configuration and probe the kernel
@@ -98,6 +103,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return monitor.ExitFailed
 	case "status":
+		if asJSON, ok := jsonFlag("status", rest); !ok {
+			return c.usageErr("status [--json]")
+		} else if asJSON {
+			return c.statusJSON(name)
+		}
 		return c.status(name)
 	case "reboot":
 		return c.reboot(name, rest)
@@ -107,8 +117,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return c.logs(name, rest)
 	case "run":
 		return c.runMonitor(name, rest)
-	case "enter", "exec", "ps", "kill":
-		return c.notYet(cmd)
+	case "exec": // exec.go
+		return c.exec(name, rest)
+	case "enter":
+		return c.enter(name, rest)
+	case "ps": // ps.go
+		return c.ps(name, rest)
+	case "kill":
+		return c.kill(name, rest)
 	}
 	return c.usageErr("unknown command %q", cmd)
 }
@@ -116,11 +132,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 func (c *cli) usageErr(format string, a ...any) int {
 	fmt.Fprintf(c.stderr, "vserver: "+format+"\n", a...)
 	fmt.Fprint(c.stderr, usage)
-	return monitor.ExitUsage
-}
-
-func (c *cli) notYet(cmd string) int {
-	fmt.Fprintf(c.stderr, "vserver: %s: not implemented yet\n", cmd)
 	return monitor.ExitUsage
 }
 
@@ -342,19 +353,27 @@ func cpuTime(d time.Duration) string {
 }
 
 func (c *cli) list(args []string) int {
-	if len(args) > 0 {
-		return c.usageErr("list takes no arguments")
+	asJSON, ok := jsonFlag("list", args)
+	if !ok {
+		return c.usageErr("list [--json]")
 	}
 	infos, err := monitor.List(c.dirs)
 	if err != nil {
 		return c.fail(err)
 	}
+	if asJSON {
+		out := make([]guestJSON, 0, len(infos))
+		for _, i := range infos {
+			out = append(out, c.guestInfo(i))
+		}
+		return c.printJSON(out)
+	}
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NAME\tCTX\tSTATE\tPROCS\tMEMORY\tCPU\tUPTIME\tIPS")
+	fmt.Fprintln(w, "NAME\tCTX\tSTATE\tPROCS\tMEMORY\tCPU\tUPTIME\tIPS\tNET")
 	for _, i := range infos {
-		ctx, state, procs, mem, cpu, up, ips := "-", "stopped", "-", "-", "-", "-", "-"
+		ctx, state, procs, mem, cpu, up, ips, mode := "-", "stopped", "-", "-", "-", "-", "-", "-"
 		if i.Config != nil {
-			ctx = fmt.Sprint(i.Config.Context)
+			ctx, mode = fmt.Sprint(i.Config.Context), i.Config.Net.Mode
 			var a []string
 			for _, p := range i.Config.Net.IPs {
 				a = append(a, p.Addr().String())
@@ -371,11 +390,12 @@ func (c *cli) list(args []string) int {
 				state = i.State.Phase
 				ctx = fmt.Sprint(i.State.Context)
 				up = i.Uptime().String()
+				mode = i.State.NetMode
 			}
 			procs = fmt.Sprint(i.Stats.Procs)
 			mem, cpu = human(i.Stats.Memory), cpuTime(i.Stats.CPU)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Name, ctx, state, procs, mem, cpu, up, ips)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Name, ctx, state, procs, mem, cpu, up, ips, mode)
 	}
 	w.Flush()
 	return monitor.ExitOK

@@ -451,7 +451,7 @@ func TestServicesWatchdogRestartedInstanceSurvives(t *testing.T) {
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "marker")
 	svcFile(t, dir, "dog", shCmd(fmt.Sprintf(`if [ -e %s ]; then exec %s notify send:READY=1 every:50ms:WATCHDOG=1; fi; touch %s; exec %s notify send:READY=1`, marker, helper, marker, helper))+`type = "notify"
-watchdog = "300ms"
+watchdog = "700ms"
 restart_delay = "10ms"
 stop_timeout = "1s"
 stdout = "null"
@@ -485,15 +485,23 @@ start_limit = { burst = 0 }
 	if out, err := g.client("stop", "crash"); err != nil {
 		t.Fatalf("stop: %v %s", err, out)
 	}
-	poll(t, 10*time.Second, "4 starts of stable", func() bool { return len(readLines(t, stamps)) >= 4 })
+	poll(t, 15*time.Second, "5 starts of stable", func() bool { return len(readLines(t, stamps)) >= 5 })
 	lines := readLines(t, stamps)
-	for i := 1; i < 4; i++ {
+	// Reset each time: 0.4s up + 0.2s ±10%, 2.4s for four. Without the
+	// reset the delays would double: 0.6 + 0.8 + 1.2 + 2.0 = 4.6s.
+	var sum time.Duration
+	for i := 1; i < 5; i++ {
 		a, _ := strconv.ParseInt(lines[i-1], 10, 64)
 		b, _ := strconv.ParseInt(lines[i], 10, 64)
 		gap := time.Duration(b - a)
-		if gap < 580*time.Millisecond || gap > 800*time.Millisecond {
+		sum += gap
+		t.Logf("start %d after %v", i+1, gap.Round(time.Millisecond))
+		if gap < 580*time.Millisecond {
 			t.Errorf("start %d came %v after the one before, want 0.4s up + 0.2s ±10%% delay", i+1, gap)
 		}
+	}
+	if sum > 3600*time.Millisecond {
+		t.Errorf("4 restarts took %v, want about 2.4s (the delay reset each time)", sum)
 	}
 	if st := g.svc("crash"); st.State != services.StateStopped || st.Restarts != 1 {
 		t.Fatalf("crash after a stop in its backoff: %+v", st)

@@ -16,17 +16,22 @@ import (
 func TestServicesStartOrder(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	svcFile(t, dir, "a", shCmd(`sleep 0.2; echo a`)+"type = \"oneshot\"\n")
-	svcFile(t, dir, "b", shCmd(`sleep 0.2; echo b`)+"type = \"oneshot\"\nafter = [\"a\"]\n")
-	svcFile(t, dir, "c", shCmd(`echo c`)+"after = [\"b\"]\n")
+	order := filepath.Join(dir, "order")
+	svcFile(t, dir, "a", shCmd(`sleep 0.2; echo a; echo a >> `+order)+"type = \"oneshot\"\n")
+	svcFile(t, dir, "b", shCmd(`sleep 0.2; echo b; echo b >> `+order)+"type = \"oneshot\"\nafter = [\"a\"]\n")
+	svcFile(t, dir, "c", shCmd(`echo c; echo c >> `+order)+"after = [\"b\"]\n")
 	g := startGuest(t, dir, guestOpts{})
 	g.waitReady()
-	poll(t, 5*time.Second, "c's output", func() bool { return len(consoleLines(g.out.String(), "c")) > 0 })
-	out := g.out.String()
-	ia, ib, ic := strings.Index(out, " a: a\n"), strings.Index(out, " b: b\n"), strings.Index(out, " c: c\n")
-	if ia < 0 || ib < ia || ic < ib {
-		t.Fatalf("output not in the order a, b, c:\n%s", out)
+	poll(t, 5*time.Second, "c's output", func() bool { return len(readLines(t, order)) == 3 })
+	if got := strings.Join(readLines(t, order), " "); got != "a b c" {
+		t.Fatalf("started in the order %q, want a b c", got)
 	}
+	// Each one's output reached the console, tagged with its name (the
+	// lines of different services may interleave: each has its reader).
+	poll(t, 5*time.Second, "the console lines", func() bool {
+		out := g.out.String()
+		return strings.Contains(out, " a: a\n") && strings.Contains(out, " b: b\n") && strings.Contains(out, " c: c\n")
+	})
 	for _, n := range []string{"a", "b"} {
 		if st := g.svc(n); st.State != services.StateDone {
 			t.Fatalf("%s: %+v, want done", n, st)

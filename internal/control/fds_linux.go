@@ -136,6 +136,7 @@ func (m *MsgConn) fill() {
 	var chunk [4096]byte
 	oob := make([]byte, unix.CmsgSpace(MaxFDs*4))
 	n, oobn, _, _, err := m.c.ReadMsgUnix(chunk[:], oob)
+	n, oobn = max(n, 0), max(oobn, 0) // -1 with some errors
 	if oobn > 0 {
 		var got []*os.File
 		if msgs, perr := unix.ParseSocketControlMessage(oob[:oobn]); perr == nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -121,7 +122,9 @@ func reapOnce(e *Env, in Init, n int, cg *pidsCgroup) (wall, cpu float64, err er
 
 	forking := time.Now()
 	rdyR.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	stop := context.AfterFunc(e.Ctx, func() { rdyR.SetReadDeadline(time.Now()) })
 	line, err := bufio.NewReader(rdyR).ReadString('\n')
+	stop()
 	if err != nil {
 		return 0, 0, fmt.Errorf("wait for the orphans helper: %w%s", err, p.stderrTail())
 	}
@@ -150,6 +153,9 @@ func reapOnce(e *Env, in Init, n int, cg *pidsCgroup) (wall, cpu float64, err er
 		}
 		if c == 0 {
 			break
+		}
+		if err := e.Ctx.Err(); err != nil {
+			return 0, 0, err
 		}
 		if time.Since(t0) > reapTimeout {
 			return 0, 0, fmt.Errorf("%d of %d orphans still not reaped after %v", c, n, reapTimeout)

@@ -287,6 +287,9 @@ func (sv *Supervisor) Restart(name string, done func()) error {
 	if err != nil {
 		return err
 	}
+	if u.loadErr != nil {
+		return fmt.Errorf("service %q cannot run: %v", name, u.loadErr)
+	}
 	var deps []*unit
 	sv.stopTree(u, &deps, func() {
 		_ = sv.Start(name)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -240,9 +241,18 @@ func TestServicesFailedStartReported(t *testing.T) {
 	svcFile(t, dir, "noworkdir", "command = \"sleep 1000\"\nworkdir = \"/nonexistent\"\n")
 	svcFile(t, dir, "noprog-wrapped", "command = \"/nonexistent/prog\"\numask = \"077\"\nrestart = \"never\"\n")
 	svcFile(t, dir, "fine", "command = \"sleep 1000\"\n")
+	svcFile(t, dir, "nologdir", "command = \"sleep 1000\"\nstdout = \"/nonexistent/dir/log\"\n")
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	svcFile(t, dir, "portbusy", fmt.Sprintf("command = \"sleep 1000\"\nlisten = [\"tcp:%s\"]\n", busy.Addr()))
 	g := startGuest(t, dir, guestOpts{})
 	g.waitReady()
 	for n, want := range map[string]string{
+		"nologdir":       "start: open log /nonexistent/dir/log: open /nonexistent/dir/log: no such file or directory",
+		"portbusy":       "start: listen tcp:" + busy.Addr().String() + ": listen tcp " + busy.Addr().String() + ": bind: address already in use",
 		"noprog":         "start: exec /nonexistent/prog: no such file or directory",
 		"notinpath":      "no-such-program-here: not found in PATH",
 		"noworkdir":      "start: workdir: stat /nonexistent: no such file or directory",

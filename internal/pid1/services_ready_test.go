@@ -216,6 +216,11 @@ func TestServicesBadDependencies(t *testing.T) {
 			t.Errorf("%s: %+v, want failed: %s", n, st, want)
 		}
 	}
+	for _, op := range []string{"start", "restart"} {
+		if out, err := g.client(op, "orphan"); err == nil || !strings.Contains(out, `service "orphan" cannot run`) {
+			t.Errorf("vinit %s of a service that cannot run: %v %q, want an error", op, err, out)
+		}
+	}
 	if !strings.Contains(g.out.String(), `requires: unknown service "nope"`) {
 		t.Errorf("the error is not in vinit's log:\n%s", g.out.String())
 	}

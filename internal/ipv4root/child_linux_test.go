@@ -52,7 +52,7 @@ func childMain() {
 			os.Exit(2)
 		}
 		os.Rename(args[1]+".tmp", args[1])
-		select {}
+		sleepUntilKilled()
 	case "attach":
 		a, err := Attach(args[1], args[2], polA)
 		if err != nil {
@@ -61,7 +61,7 @@ func childMain() {
 		}
 		_ = a
 		fmt.Println("attached")
-		select {}
+		sleepUntilKilled()
 	case "abstract":
 		// abstract NAME: connect to @NAME before and after scoping, then
 		// to an abstract socket of our own.
@@ -111,6 +111,14 @@ func childMain() {
 		os.Exit(n)
 	}
 	os.Exit(3)
+}
+
+// sleepUntilKilled blocks in pause(2): a bare select{} is a fatal
+// "all goroutines are asleep" in a binary without cgo.
+func sleepUntilKilled() {
+	for {
+		_ = unix.Pause()
+	}
 }
 
 func socketsChild() {

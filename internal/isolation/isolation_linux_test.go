@@ -3,11 +3,13 @@ package isolation
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -553,5 +555,44 @@ done 2>/dev/null`
 	}
 	if want := "/root/planted-null=refused\n/data/planted-null=refused\n/dev/null=open\n"; r.Stdout != want {
 		t.Errorf("guest said %q; want %q", r.Stdout, want)
+	}
+}
+
+// TestPrepareBeforeSetup: Prepare runs while the guest's first process
+// exists in its namespaces but has not begun its setup (its root is still
+// the host's), and what it does is there when init runs. A failing Prepare
+// fails Start and leaves nothing running.
+func TestPrepareBeforeSetup(t *testing.T) {
+	needRoot(t)
+	root := makeRoot(t)
+	var rootAtPrepare, netAtPrepare string
+	r, err := runGuest(t, &Spec{Name: "prepare", Root: root, NewNet: true, InitPath: "/bin/busybox",
+		InitArgs: []string{"cat", "/tmp/prepared"},
+		Prepare: func(pid int) error {
+			rootAtPrepare, _ = os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
+			netAtPrepare, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+			return os.WriteFile(filepath.Join(root, "tmp/prepared"), []byte("prepared for "+strconv.Itoa(pid)), 0o644)
+		}})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if rootAtPrepare != "/" {
+		t.Errorf("at Prepare the guest's root was %q: its setup had begun", rootAtPrepare)
+	}
+	if self, _ := os.Readlink("/proc/self/ns/net"); netAtPrepare == "" || netAtPrepare == self {
+		t.Errorf("at Prepare the guest's netns was %q (host's %q): not its own yet", netAtPrepare, self)
+	}
+	if !strings.HasPrefix(r.Stdout, "prepared for ") || !r.State.Success() {
+		t.Errorf("init saw %q (stderr %q, %v)", r.Stdout, r.Stderr, r.State)
+	}
+
+	g, f := testCgroup(t)
+	_, err = runGuest(t, &Spec{Name: "unprepared", Root: root, InitPath: "/bin/busybox", InitArgs: []string{"true"},
+		CgroupFD: int(f.Fd()), Prepare: func(int) error { return errors.New("no network for you") }})
+	if err == nil || !strings.Contains(err.Error(), "no network for you") {
+		t.Errorf("Start with a failing Prepare: %v", err)
+	}
+	if pids, err := g.Procs(); err != nil || len(pids) != 0 {
+		t.Errorf("after a failed Prepare the cgroup holds %v (%v)", pids, err)
 	}
 }

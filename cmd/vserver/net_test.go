@@ -233,7 +233,8 @@ command = ["/bin/sh", "-c", "echo from-guest | nc -w 5 %s %d"]
 }
 
 // A netns guest whose monitor is killed: the next start cleans up and
-// succeeds (no "interface exists"), and its stop leaves nothing.
+// succeeds (no "interface exists"), a reboot makes a new pair, and stop
+// leaves nothing.
 func TestNetnsKilledMonitorLeavesNoVeth(t *testing.T) {
 	e := newEnv(t)
 	v4, _ := testNetnsIPs()
@@ -257,6 +258,12 @@ func TestNetnsKilledMonitorLeavesNoVeth(t *testing.T) {
 	st2 := e.state(e.name)
 	if !pidAlive(st2.InitPID) || len(hostRoutesTo(t, v4)) != 1 {
 		t.Errorf("second start: state %+v, routes %v", st2, hostRoutesTo(t, v4))
+	}
+	// A reboot tears the pair down and makes a new one.
+	e.mustRun(e.name, "reboot")
+	st3 := e.state(e.name)
+	if st3.Boots != 2 || st3.Veth == "" || len(hostRoutesTo(t, v4)) != 1 {
+		t.Errorf("after reboot: state %+v, routes %v", st3, hostRoutesTo(t, v4))
 	}
 	e.mustRun(e.name, "stop")
 	e.assertGone(e.name)

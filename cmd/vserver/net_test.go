@@ -246,11 +246,22 @@ func TestNetnsKilledMonitorLeavesNoVeth(t *testing.T) {
 	if _, err := netlink.LinkByName(netns.HostIfName(e.name)); err != nil {
 		t.Fatalf("host end after start: %v", err)
 	}
+	// Hold the guest's namespace, as a slow kernel cleanup or a stray
+	// reference would: the pair then outlives the guest, and only the
+	// next start's stale cleanup can remove it.
+	held, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", st.InitPID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
 	if err := syscall.Kill(st.MonitorPID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "vinit to die with its monitor", func() bool { return !pidAlive(st.InitPID) })
 	waitFor(t, 10*time.Second, "the lock to be released", func() bool { return !monitor.Running(e.dirs, e.name) })
+	if _, err := netlink.LinkByName(netns.HostIfName(e.name)); err != nil {
+		t.Fatalf("host end of the held namespace: %v (test is moot)", err)
+	}
 	r := e.mustRun(e.name, "start")
 	if !strings.Contains(r.stderr, "removing stale state") {
 		t.Errorf("start did not report the cleanup: %q", r.stderr)

@@ -431,8 +431,8 @@ func TestBadConfigIsExitCode4(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, e.name+": ok") || !strings.Contains(r.stdout, "kernel: cgroup2:") {
 		t.Errorf("check of a good guest: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if r := e.run("", e.name, "enter"); r.code != 2 || !strings.Contains(r.stderr, "not implemented") {
-		t.Errorf("enter: exit %d %q", r.code, r.stderr)
+	if r := e.run("", e.name, "exec", "--", "true"); r.code != monitor.ExitNotRunning || !strings.Contains(r.stderr, "not running") {
+		t.Errorf("exec in a stopped guest: exit %d %q", r.code, r.stderr)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -368,7 +369,9 @@ func (c *cli) list(args []string) int {
 		}
 		return c.printJSON(out)
 	}
-	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	bw := bufio.NewWriter(c.stdout) // one write, not one per cell
+	defer bw.Flush()
+	w := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "NAME\tCTX\tSTATE\tPROCS\tMEMORY\tCPU\tUPTIME\tIPS\tNET")
 	for _, i := range infos {
 		ctx, state, procs, mem, cpu, up, ips, mode := "-", "stopped", "-", "-", "-", "-", "-", "-"

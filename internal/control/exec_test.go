@@ -264,3 +264,45 @@ func TestCheckFDs(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func FuzzMsgConnRead(f *testing.F) {
+	f.Add([]byte("{\"event\":\"ready\"}\n{\"id\":1,\"ok\":true}\n"), uint8(3))
+	f.Add([]byte("\n\n\xffpartial"), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := os.NewFile(uintptr(fds[0]), "w")
+		rf := os.NewFile(uintptr(fds[1]), "r")
+		r, err := FileMsgConn(rf)
+		rf.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		go func() {
+			defer w.Close()
+			step := int(chunk)%7 + 1
+			for i := 0; i < len(data); i += step {
+				if _, err := w.Write(data[i:min(i+step, len(data))]); err != nil {
+					return
+				}
+			}
+		}()
+		_ = r.Conn().SetReadDeadline(time.Now().Add(5 * time.Second))
+		for n := 0; n <= len(data)+1; n++ {
+			line, got, err := r.Read()
+			if len(got) != 0 {
+				t.Fatalf("fds from nowhere: %d", len(got))
+			}
+			if len(line) > MaxLine || strings.Contains(string(line), "\n") {
+				t.Fatalf("bad line of %d bytes", len(line))
+			}
+			if err != nil && !errors.Is(err, ErrLineTooLong) {
+				return
+			}
+		}
+		t.Fatal("more lines than bytes")
+	})
+}

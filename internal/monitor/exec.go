@@ -172,6 +172,8 @@ func (v *vinitChan) call(req control.Request, fds []*os.File, session bool) (vin
 		delete(v.sessions, id)
 		v.mu.Unlock()
 	}
+	// A vinit that stops reading must not hold this goroutine forever.
+	_ = v.conn.Conn().SetWriteDeadline(time.Now().Add(execReplyTimeout))
 	if err := v.conn.Write(control.Marshal(req), fds...); err != nil {
 		forget()
 		return vinitReply{}, 0, nil, fmt.Errorf("send %s request to vinit: %w", req.Op, err)

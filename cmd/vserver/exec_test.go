@@ -578,6 +578,23 @@ func TestEnterThroughGuestPTY(t *testing.T) {
 		t.Errorf("host terminal has %d bytes of pending input (%v): injected from the guest?", n, err)
 	}
 	waitFor(t, 10*time.Second, "the login shell to be gone", func() bool { return findProc(e.guestProcs(e.name), "-sh") == nil })
+
+	// A client that dies hangs up the guest's pty: the shell gets SIGHUP.
+	_, slave2 := openHostPTY(t)
+	cmd2 := exec.Command(vserver, e.name, "enter")
+	cmd2.Env = cmd.Env
+	cmd2.Stdin, cmd2.Stdout, cmd2.Stderr = slave2, slave2, slave2
+	cmd2.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done2 := make(chan struct{})
+	go func() { _ = cmd2.Wait(); close(done2) }()
+	t.Cleanup(func() { _ = cmd2.Process.Kill(); <-done2 })
+	waitFor(t, 10*time.Second, "the second login shell", func() bool { return findProc(e.guestProcs(e.name), "-sh") != nil })
+	_ = cmd2.Process.Kill()
+	<-done2
+	waitFor(t, 10*time.Second, "the shell of a killed client to end", func() bool { return findProc(e.guestProcs(e.name), "-sh") == nil })
 }
 
 // talkAs connects to the unix socket at path as uid (on a thread of its

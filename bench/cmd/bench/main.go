@@ -77,8 +77,9 @@ func run() error {
 		return err
 	}
 
-	var doc strings.Builder
-	doc.WriteString(header(e, modRoot))
+	var body strings.Builder
+	var checks []Check
+	head := header(e, modRoot)
 	start := time.Now()
 	for _, s := range chosen {
 		fmt.Fprintf(os.Stderr, "== %s\n", s.Name)
@@ -95,9 +96,14 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "section %s: %v\n", s.Name, err)
 		}
 		fmt.Fprintf(os.Stderr, "== %s took %.1fs\n", s.Name, time.Since(t0).Seconds())
-		doc.WriteString(res.Markdown(s.Title + " (`" + s.Name + "`)"))
+		body.WriteString(res.Markdown(s.Title + " (`" + s.Name + "`)"))
+		checks = append(checks, res.Checks...)
 	}
-	fmt.Fprintf(&doc, "---\nThe whole run took %.0f s; load average at the end: %s.\n", time.Since(start).Seconds(), loadavg())
+	fmt.Fprintf(&body, "---\nThe whole run took %.0f s; load average at the end: %s.\n", time.Since(start).Seconds(), loadavg())
+	var doc strings.Builder
+	doc.WriteString(head)
+	doc.WriteString(summary(checks))
+	doc.WriteString(body.String())
 	if *out == "" {
 		_, err := os.Stdout.WriteString(doc.String())
 		return err
@@ -177,9 +183,29 @@ sleep: every wait polls a condition with a deadline.
 
 **Noise.** This machine has %d cores and other builds and tests ran on it at
 the same time, so absolute figures are noisy; the per-round ratios from the
-interleaved runs are what count.
+interleaved runs are what count. (The load averages above are inflated by
+the orphan bursts themselves: 50,000 processes woken at once count as
+runnable.)
 
 `, initNames(e.Inits), e.Runs, runtime.NumCPU())
+	return b.String()
+}
+
+// summary lists every section's targets, met or missed, at the top.
+func summary(checks []Check) string {
+	if len(checks) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("## Targets at a glance\n\n")
+	for _, c := range checks {
+		mark := "**missed**"
+		if c.Met {
+			mark = "met"
+		}
+		fmt.Fprintf(&b, "* %s — %s: %s\n", c.What, mark, c.Got)
+	}
+	b.WriteString("\n")
 	return b.String()
 }
 

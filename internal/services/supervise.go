@@ -58,6 +58,9 @@ type Supervisor struct {
 	mainEnded func(status int)
 	settled   []func() // waiting for every wanted service to be up or failed
 	rnd       *rand.Rand
+
+	snap   []*proc   // processes below vinit, shared by the stops of one moment
+	snapAt time.Time // when snap was taken
 }
 
 // NewSupervisor prepares cfg's services without starting any. mainEnded is
@@ -435,6 +438,30 @@ func (sv *Supervisor) Reload(cfg *Config) []error {
 	}
 	sv.kick()
 	return errs
+}
+
+// processes lists the processes below vinit. One scan of /proc serves
+// every call within 10ms: a shutdown stops all services at once, and a
+// scan per service made stopping n services cost n² reads of /proc. A
+// slightly old list is safe: "nothing of the service is left" cannot
+// become false, and "something is left" is looked at again.
+func (sv *Supervisor) processes() []*proc {
+	if sv.snap == nil || time.Since(sv.snapAt) > 10*time.Millisecond {
+		sv.snap, sv.snapAt = descendantsOfSelf(), time.Now()
+	}
+	return sv.snap
+}
+
+// otherGroups are the process groups of the running services other than
+// u: their members belong to those services, whatever they carry.
+func (sv *Supervisor) otherGroups(u *unit) map[int]bool {
+	m := map[int]bool{}
+	for _, o := range sv.units {
+		if o != u && o.active() && o.pgid > 1 {
+			m[o.pgid] = true
+		}
+	}
+	return m
 }
 
 func (sv *Supervisor) notifyPath(name string) string {

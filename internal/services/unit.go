@@ -684,21 +684,26 @@ func (u *unit) finishStop() {
 // every descendant of vinit carrying its marker.
 func (u *unit) leftovers() []int {
 	var out []int
-	for _, p := range descendantsOfSelf() {
-		if st := procState(p); st == "Z" || st == "" {
-			continue
-		}
-		if (u.pgid > 1 && pgidOf(p) == u.pgid) || hasMarker(p, u.spec.Name) {
-			out = append(out, p)
+	others := u.sv.otherGroups(u)
+	for _, p := range u.sv.processes() {
+		switch {
+		case p.state == "Z" || p.state == "":
+		case u.pgid > 1 && p.pgid == u.pgid:
+			out = append(out, p.pid)
+		case others[p.pgid]:
+			// Another running service's group: its, not ours.
+		case p.service() == u.spec.Name:
+			out = append(out, p.pid)
 		}
 	}
 	return out
 }
 
 func (u *unit) killEscaped(sig unix.Signal) {
-	for _, p := range descendantsOfSelf() {
-		if pgidOf(p) != u.pgid && hasMarker(p, u.spec.Name) {
-			_ = unix.Kill(p, sig)
+	others := u.sv.otherGroups(u)
+	for _, p := range u.sv.processes() {
+		if p.pgid != u.pgid && !others[p.pgid] && p.service() == u.spec.Name {
+			_ = unix.Kill(p.pid, sig)
 		}
 	}
 }

@@ -68,6 +68,9 @@ func WithFile(path, content string) Option {
 	return func(o *options) { o.files[path] = content }
 }
 
+// InitLinks are the commands in /sbin that run the guest's own vinit.
+var InitLinks = []string{"vinit", "reboot", "halt", "poweroff", "shutdown"}
+
 // Build creates a guest root in dir (which may exist and be empty).
 func Build(dir string, opts ...Option) error {
 	o := options{hostname: "guest", files: map[string]string{}}
@@ -92,6 +95,18 @@ func Build(dir string, opts ...Option) error {
 			continue
 		}
 		if err := os.Symlink("busybox", p); err != nil {
+			return fmt.Errorf("build guest root: %w", err)
+		}
+	}
+	// vinit and its reboot, halt and poweroff links are the guest's PID 1
+	// itself: the host's vinit, executed from a sealed copy. Nothing of
+	// vinit is copied into the guest.
+	for _, a := range InitLinks {
+		p := filepath.Join(dir, "sbin", a)
+		if _, err := os.Lstat(p); err == nil {
+			continue
+		}
+		if err := os.Symlink("/proc/1/exe", p); err != nil {
 			return fmt.Errorf("build guest root: %w", err)
 		}
 	}

@@ -44,6 +44,11 @@ func TestBuild(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != "ok" {
 		t.Fatalf("guest sh: %q, %v", out, err)
 	}
+	for _, a := range InitLinks {
+		if to, err := os.Readlink(filepath.Join(dir, "sbin", a)); err != nil || to != "/proc/1/exe" {
+			t.Errorf("sbin/%s -> %q, %v; want /proc/1/exe", a, to, err)
+		}
+	}
 	// Building again over an existing root is fine.
 	if err := Build(dir); err != nil {
 		t.Fatal(err)

@@ -318,3 +318,26 @@ func TestServicesShutdownDuringStop(t *testing.T) {
 	}
 	<-stopped
 }
+
+// Many services stop cleanly well within the default budget: stopping
+// them must not cost a scan of /proc per service.
+func TestServicesManyStopQuickly(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for i := range 200 {
+		svcFile(t, dir, "s"+strconv.Itoa(i), `command = "sleep 1000"`+"\n")
+	}
+	g := startGuest(t, dir, guestOpts{})
+	g.waitReady()
+	start := time.Now()
+	g.signal(unix.SIGTERM)
+	g.wait(20 * time.Second)
+	took := time.Since(start)
+	t.Logf("200 services stopped in %v", took)
+	if took > 3*time.Second {
+		t.Fatalf("stopping 200 services took %v", took)
+	}
+	if !strings.Contains(g.out.String(), "halt: shutdown done") {
+		t.Fatalf("no clean shutdown:\n%s", g.out.String())
+	}
+}

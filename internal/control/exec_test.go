@@ -185,7 +185,10 @@ func TestMsgConnFDsStayWithTheirLine(t *testing.T) {
 	r2, w2, _ := os.Pipe()
 	defer CloseFiles([]*os.File{r1, w1, r2, w2})
 	big := `{"x":"` + strings.Repeat("y", 20000) + `"}` + "\n" // several reads on the other side
+	sent := make(chan struct{})
+	defer func() { <-sent }() // before the files are closed
 	go func() {
+		defer close(sent)
 		_ = a.Write([]byte("plain-1\n"))
 		_ = a.Write([]byte(big), r1, w1)
 		_ = a.Write([]byte("plain-2\n"))

@@ -61,14 +61,9 @@ func FileMsgConn(f *os.File) (*MsgConn, error) {
 // Conn is the underlying socket (deadlines, peer credentials).
 func (m *MsgConn) Conn() *net.UnixConn { return m.c }
 
-// Close closes the socket and any fds received and not yet returned.
-func (m *MsgConn) Close() error {
-	for _, f := range m.fds {
-		CloseFiles(f.fds)
-	}
-	m.fds = nil
-	return m.c.Close()
-}
+// Close closes the socket; safe while another goroutine reads. Fds
+// received and not yet returned are closed by the Read that then fails.
+func (m *MsgConn) Close() error { return m.c.Close() }
 
 // Write sends one message (a line, newline included) and fds with it.
 // Safe for concurrent use.

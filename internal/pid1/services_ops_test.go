@@ -451,19 +451,28 @@ func TestServicesWatchdogRestartedInstanceSurvives(t *testing.T) {
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "marker")
 	svcFile(t, dir, "dog", shCmd(fmt.Sprintf(`if [ -e %s ]; then exec %s notify send:READY=1 every:50ms:WATCHDOG=1; fi; touch %s; exec %s notify send:READY=1`, marker, helper, marker, helper))+`type = "notify"
-watchdog = "700ms"
+watchdog = "1500ms"
 restart_delay = "10ms"
-stop_timeout = "1s"
+stop_timeout = "500ms"
 stdout = "null"
 `)
 	g := startGuest(t, dir, guestOpts{})
 	st := g.waitSvc("dog", 10*time.Second, "to be restarted by the watchdog", func(s services.Status) bool {
 		return s.Restarts == 1 && s.State == services.StateRunning
 	})
-	time.Sleep(1500 * time.Millisecond) // past the first instance's 1s kill timer
-	if now := g.svc("dog"); now.PID != st.PID || now.Restarts != 1 || now.State != services.StateRunning {
-		t.Fatalf("the healthy restarted instance was disturbed: %+v, was %+v", now, st)
+	time.Sleep(time.Second) // past the first instance's kill timer (500ms after the watchdog fired)
+	now := g.svc("dog")
+	if now.PID == st.PID && now.Restarts == 1 && now.State == services.StateRunning {
+		return
 	}
+	// A machine loaded enough to starve the pings for 1.5s may make the
+	// watchdog fire again; that is no bug. A SIGKILL without a watchdog
+	// timeout is.
+	fired := strings.Count(g.out.String(), `service "dog": watchdog: no WATCHDOG=1`)
+	if now.LastExit == "killed by SIGKILL" || fired != now.Restarts {
+		t.Fatalf("the restarted instance was disturbed: %+v, was %+v; the watchdog fired %d times", now, st, fired)
+	}
+	t.Logf("the watchdog fired %d times (a loaded machine)", fired)
 }
 
 // restart_reset: a service that stayed up long enough restarts after the

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -114,22 +115,37 @@ func serveReboot(path string, sv *supervisor) error {
 	go acceptLoop(ln, sv, func(c *net.UnixConn) {
 		defer c.Close()
 		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		br := bufio.NewReaderSize(c, 64)
-		line, err := br.ReadSlice('\n')
-		if err != nil && !(errors.Is(err, os.ErrDeadlineExceeded) || len(line) > 0) {
+		word, ok, err := readRebootRequest(c)
+		if err != nil {
 			return
 		}
-		word := string(bytes.TrimSpace(line))
-		switch word {
-		case actReboot, actHalt, actPoweroff:
+		if ok {
 			sv.ask(control.Request{Op: word})
 			_, _ = c.Write([]byte("ok\n"))
-		default:
+		} else {
 			sv.log.Printf("%s: unknown request %q (want reboot, halt or poweroff)", path, truncate(word, 40))
 			_, _ = fmt.Fprintf(c, "error: unknown request\n")
 		}
 	})
 	return nil
+}
+
+// readRebootRequest reads the one request of a vreboot client: a line of
+// at most 64 bytes (a longer one is cut there, a last one may lack its
+// newline). ok says whether word is an action; err is set only when the
+// client sent nothing before its end or the read deadline.
+func readRebootRequest(r io.Reader) (word string, ok bool, err error) {
+	br := bufio.NewReaderSize(r, 64)
+	line, err := br.ReadSlice('\n')
+	if err != nil && !(errors.Is(err, os.ErrDeadlineExceeded) || len(line) > 0) {
+		return "", false, err
+	}
+	word = string(bytes.TrimSpace(line))
+	switch word {
+	case actReboot, actHalt, actPoweroff:
+		return word, true, nil
+	}
+	return word, false, nil
 }
 
 func truncate(s string, n int) string {

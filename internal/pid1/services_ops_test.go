@@ -536,3 +536,43 @@ func TestServicesNotifyAsUser(t *testing.T) {
 		t.Fatalf("n: %+v\n%s", st, g.out.String())
 	}
 }
+
+// A forking daemon whose pidfile never comes fails at the start timeout
+// with a reason naming the pidfile, and the daemon is killed; one stopped
+// while vinit still waits for its pidfile stops at once.
+func TestServicesForkingNoPidfile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	svcFile(t, dir, "never", shCmd(`setsid sleep 2001 </dev/null >/dev/null 2>&1 & exit 0`)+fmt.Sprintf(`type = "forking"
+pidfile = %q
+ready = { timeout = "500ms" }
+restart = "never"
+`, filepath.Join(dir, "never.pid")))
+	svcFile(t, dir, "waiting", shCmd(`setsid sleep 2002 </dev/null >/dev/null 2>&1 & exit 0`)+fmt.Sprintf(`type = "forking"
+pidfile = %q
+ready = { timeout = "0" }
+stop_timeout = "10s"
+`, filepath.Join(dir, "waiting.pid")))
+	g := startGuest(t, dir, guestOpts{})
+	st := g.waitState("never", services.StateFailed, 5*time.Second)
+	if want := "forking: no running daemon named in " + filepath.Join(dir, "never.pid") + " within 500ms"; st.Reason != want {
+		t.Fatalf("never: reason %q, want %q", st.Reason, want)
+	}
+	poll(t, 5*time.Second, "the unnamed daemon to be killed", func() bool { return len(g.procsWithCmdline("sleep", "2001")) == 0 })
+	g.waitState("waiting", services.StateStarting, 5*time.Second)
+	poll(t, 5*time.Second, "the waiting daemon", func() bool { return len(g.procsWithCmdline("sleep", "2002")) == 1 })
+	took := timed(func() {
+		if out, err := g.client("stop", "waiting"); err != nil {
+			t.Fatalf("stop: %v %s", err, out)
+		}
+	})
+	if took > 2*time.Second {
+		t.Fatalf("stop of a forking service waiting for its pidfile took %v", took)
+	}
+	if len(g.procsWithCmdline("sleep", "2002")) != 0 {
+		t.Fatal("the daemon survived the stop")
+	}
+	if st := g.svc("waiting"); st.State != services.StateStopped {
+		t.Fatalf("waiting: %+v", st)
+	}
+}

@@ -47,8 +47,16 @@ func TestServicesSocketActivation(t *testing.T) {
 listen = ["tcp:%s", "unix:%s"]
 listen_names = ["http", "ctl"]
 `, helper, addr, sock))
+	addr2 := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	svcFile(t, dir, "plain", fmt.Sprintf("command = [%q, \"activated\"]\nlisten = [\"tcp:%s\"]\nuser = \"nobody\"\n", helper, addr2))
 	g := startGuest(t, dir, guestOpts{})
 	g.waitReady()
+	// Without listen_names, the name is the service's; a service run as
+	// another user gets the socket vinit (root) opened.
+	pidPlain := g.waitState("plain", services.StateRunning, 5*time.Second).PID
+	if got, want := greeting(t, "tcp", addr2), fmt.Sprintf("pid=%d name=plain", pidPlain); got != want {
+		t.Fatalf("plain: %q, want %q", got, want)
+	}
 	pid := g.waitState("web", services.StateRunning, 5*time.Second).PID
 	if got, want := greeting(t, "tcp", addr), fmt.Sprintf("pid=%d name=http", pid); got != want {
 		t.Fatalf("tcp: %q, want %q", got, want)

@@ -26,6 +26,16 @@ type Settings struct {
 	Umask      *int              `json:"umask,omitempty"`
 	Rlimits    map[int][2]uint64 `json:"rlimits,omitempty"`
 	NoNewPrivs bool              `json:"nnp,omitempty"`
+	// Cred, when set, is applied last, after the limits: raising a limit
+	// above the current hard limit needs the privilege the switch drops.
+	Cred *Cred `json:"cred,omitempty"`
+}
+
+// Cred is the user the command runs as.
+type Cred struct {
+	UID    int   `json:"uid"`
+	GID    int   `json:"gid"`
+	Groups []int `json:"groups"`
 }
 
 // Needed reports whether s needs the trampoline at all.
@@ -68,6 +78,25 @@ func Trampoline() bool {
 	for res, v := range s.Rlimits {
 		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: v[0], Max: v[1]}); err != nil {
 			fmt.Fprintf(os.Stderr, "vinit: exec %s: setrlimit %d: %v\n", os.Args[0], res, err)
+			os.Exit(126)
+		}
+	}
+	if c := s.Cred; c != nil {
+		// syscall's set*id apply to every thread of the process.
+		groups := c.Groups
+		if groups == nil {
+			groups = []int{}
+		}
+		if err := syscall.Setgroups(groups); err != nil {
+			fmt.Fprintf(os.Stderr, "vinit: exec %s: setgroups: %v\n", os.Args[0], err)
+			os.Exit(126)
+		}
+		if err := syscall.Setresgid(c.GID, c.GID, c.GID); err != nil {
+			fmt.Fprintf(os.Stderr, "vinit: exec %s: setgid %d: %v\n", os.Args[0], c.GID, err)
+			os.Exit(126)
+		}
+		if err := syscall.Setresuid(c.UID, c.UID, c.UID); err != nil {
+			fmt.Fprintf(os.Stderr, "vinit: exec %s: setuid %d: %v\n", os.Args[0], c.UID, err)
 			os.Exit(126)
 		}
 	}

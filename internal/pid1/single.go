@@ -87,6 +87,7 @@ func RunSingle(sigs *Signals, opts SingleOptions) int {
 	}
 	mainPID = cmd.Process.Pid
 	st.closeListenFDs()
+	trimStartup()
 
 	// Until CMD is gone, forward signals. Afterwards, a signal means "hurry".
 	hurry := make(chan struct{}, 1)

@@ -45,8 +45,9 @@ type supervisor struct {
 
 	started      time.Time
 	stopStarted  time.Time
-	state        string // booting, running, stopping
-	action       string // the shutdown being carried out
+	deadline     time.Time // of the shutdown under way
+	state        string    // booting, running, stopping
+	action       string    // the shutdown being carried out
 	bootFailed   bool
 	escalate     chan struct{} // closed on a second shutdown request
 	escalated    bool
@@ -68,7 +69,7 @@ func RunSupervisor(sigs *Signals, opts SupervisorOptions) int {
 	cfg := services.LoadDir(opts.ConfigDir, services.SystemLookup("/"))
 	opts.applyGlobal(cfg.Global)
 	log := newConsole(os.Stderr, cfg.Global.ConsoleBuffer, true)
-	defer log.Flush(time.Second)
+	defer log.Flush(100 * time.Millisecond)
 	for _, err := range cfg.Errors {
 		log.Printf("%v", err)
 	}
@@ -218,6 +219,7 @@ func (sv *supervisor) boot() {
 		sv.state = "running"
 		sv.sdNotify("READY=1")
 		sv.sendEvent(control.Event{Event: "ready"})
+		trimStartup()
 		if sv.opts.Verbose {
 			sv.log.Printf("ready in %v", time.Since(sv.started).Round(time.Millisecond))
 		}
@@ -257,6 +259,7 @@ func (sv *supervisor) shutdown(action string) {
 	start := time.Now()
 	budget := sv.opts.ShutdownTimeout
 	deadline := start.Add(budget)
+	sv.l.do(func() { sv.deadline = deadline })
 	// Keep a slice of the budget for SIGKILL, reaping and post-stop hooks.
 	reserve := min(max(budget/5, 200*time.Millisecond), budget/2)
 	killAt := deadline.Add(-reserve)
@@ -342,7 +345,7 @@ func (sv *supervisor) waitEmpty(deadline time.Time) bool {
 // namespace (a VM) it really reboots or powers off.
 func (sv *supervisor) final(action string) int {
 	sv.log.Printf("%s: shutdown done in %v", action, time.Since(sv.stopStarted).Round(time.Millisecond))
-	sv.log.Flush(time.Second)
+	sv.log.Flush(sv.flushWait())
 	if sv.bootFailed {
 		return 1
 	}
@@ -373,10 +376,17 @@ func (sv *supervisor) reexec() {
 		os.Setenv("VINIT_MONITOR_FD", strconv.Itoa(sv.st.monFD))
 	}
 	sv.log.Printf("re-executing vinit")
-	sv.log.Flush(time.Second)
+	sv.log.Flush(sv.flushWait())
 	err := syscall.Exec("/proc/self/exe", os.Args, os.Environ())
 	sv.log.Printf("re-execute vinit: %v", err)
-	sv.log.Flush(time.Second)
+	sv.log.Flush(sv.flushWait())
+}
+
+// flushWait is how long the last words may wait for a slow console: up to
+// 500 ms, never past the shutdown budget, at least 20 ms. A stuck console
+// costs lines, not the budget.
+func (sv *supervisor) flushWait() time.Duration {
+	return max(min(time.Until(sv.deadline), 500*time.Millisecond), 20*time.Millisecond)
 }
 
 // handle answers one control request, now or (stop, restart) once done.

@@ -126,7 +126,8 @@ func (u *unit) pollCommand(gen int) {
 			cmd.Env = env
 		}
 		cmd.Dir = "/"
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// The check runs as the service does.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: u.credential()}
 		err := u.sv.host.Spawn(cmd, func(ws unix.WaitStatus) {
 			if gen != u.gen || u.state != StateStarting {
 				return

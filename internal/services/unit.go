@@ -190,20 +190,7 @@ func (u *unit) command() (*exec.Cmd, *outputs, error) {
 	} else if !fi.IsDir() {
 		return nil, nil, fmt.Errorf("workdir %s: not a directory", cmd.Dir)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if s.UID >= 0 || s.GID >= 0 {
-		cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
-		if s.UID >= 0 {
-			cred.Uid = uint32(s.UID)
-		}
-		if s.GID >= 0 {
-			cred.Gid = uint32(s.GID)
-		}
-		for _, g := range s.Groups {
-			cred.Groups = append(cred.Groups, uint32(g))
-		}
-		cmd.SysProcAttr.Credential = cred
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: u.credential()}
 	settings := launch.Settings{NoNewPrivs: s.NoNewPrivs}
 	if s.UmaskSet {
 		m := int(s.Umask)
@@ -265,12 +252,39 @@ func (u *unit) command() (*exec.Cmd, *outputs, error) {
 	}
 	cmd.Stdout, cmd.Stderr = out.stdout, out.stderr
 	if settings.Needed() {
+		// The trampoline switches user itself, after the limits.
+		if c := cmd.SysProcAttr.Credential; c != nil {
+			settings.Cred = &launch.Cred{UID: int(c.Uid), GID: int(c.Gid), Groups: []int{}}
+			for _, g := range c.Groups {
+				settings.Cred.Groups = append(settings.Cred.Groups, int(g))
+			}
+			cmd.SysProcAttr.Credential = nil
+		}
 		if cmd, err = launch.Wrap(cmd, settings); err != nil {
 			out.close()
 			return nil, nil, err
 		}
 	}
 	return cmd, out, nil
+}
+
+// credential is the user and groups the service runs as; nil = vinit's.
+func (u *unit) credential() *syscall.Credential {
+	s := u.spec
+	if s.UID < 0 && s.GID < 0 {
+		return nil
+	}
+	cred := &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
+	if s.UID >= 0 {
+		cred.Uid = uint32(s.UID)
+	}
+	if s.GID >= 0 {
+		cred.Gid = uint32(s.GID)
+	}
+	for _, g := range s.Groups {
+		cred.Groups = append(cred.Groups, uint32(g))
+	}
+	return cred
 }
 
 // environ is vinit's environment (minus its own variables), then the

@@ -220,6 +220,9 @@ func (e *env) assertGone(name string) {
 	if st, _ := monitor.ReadState(e.dirs, name); st != nil {
 		e.t.Errorf("%s: state file left: %+v", name, st)
 	}
+	if _, err := os.Lstat(monitor.ExecSocket(e.dirs, name)); err == nil {
+		e.t.Errorf("%s: exec socket left", name)
+	}
 	if _, err := cgroup.Open(monitor.CgroupRel(name)); err == nil {
 		e.t.Errorf("%s: cgroup left", name)
 	}

@@ -70,6 +70,10 @@ func CleanStale(d Dirs, name string, logf func(format string, args ...any)) erro
 	if err := removeState(d, name); err != nil {
 		errs = append(errs, err)
 	}
+	// The dead monitor's exec socket: nobody serves it any more.
+	if err := os.Remove(ExecSocket(d, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("clean up stale state of %s: %w", name, err)
 	}

@@ -33,9 +33,14 @@ func setSubreaper() error {
 	return os.NewSyscallError("prctl(PR_SET_CHILD_SUBREAPER)", unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
 }
 
-// setName sets our comm, so ps shows "vinit" even when the launcher
-// executed us from a memfd.
+// setName sets our comm, so ps and /proc/1/comm show "vinit" even when the
+// launcher executed us from a memfd. PR_SET_NAME would only rename the
+// calling thread; /proc/self/comm is the thread-group leader's, which any
+// thread of the process may write.
 func setName(name string) {
+	if err := os.WriteFile("/proc/self/comm", []byte(name), 0); err == nil {
+		return
+	}
 	b := append([]byte(name), 0)
 	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&b[0])), 0, 0, 0)
 }

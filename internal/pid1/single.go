@@ -72,6 +72,8 @@ func RunSingle(sigs *Signals, opts SingleOptions) int {
 		log.Printf("%v", err)
 		return 127
 	}
+	// Before CMD starts, so RSS is low from the first moment CMD runs.
+	trimStartup()
 	var mainStatus int
 	mainPID := 0
 	mainDone := false
@@ -87,7 +89,6 @@ func RunSingle(sigs *Signals, opts SingleOptions) int {
 	}
 	mainPID = cmd.Process.Pid
 	st.closeListenFDs()
-	trimStartup()
 
 	// Until CMD is gone, forward signals. Afterwards, a signal means "hurry".
 	hurry := make(chan struct{}, 1)

@@ -69,7 +69,7 @@ func run() error {
 		return fmt.Errorf("create helper directory: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	e := &Env{Ctx: ctx, Runs: *runs, Inits: inits, BenchTime: *benchTime, ModRoot: modRoot, Log: os.Stderr}
+	e := &Env{Ctx: ctx, Runs: *runs, Inits: inits, BenchTime: *benchTime, ModRoot: modRoot, Tmp: tmp, Log: os.Stderr}
 	if e.Stage, err = buildHelper(ctx, modRoot, tmp, "nsstage"); err != nil {
 		return err
 	}
@@ -308,6 +308,16 @@ func buildHelper(ctx context.Context, modRoot, dir, name string) (string, error)
 		return "", fmt.Errorf("build helper %s: %w: %s", name, err, strings.TrimSpace(string(b)))
 	}
 	return out, nil
+}
+
+// Helper builds bench/helpers/NAME into the scratch directory on first use
+// and returns its path.
+func (e *Env) Helper(name string) (string, error) {
+	p := filepath.Join(e.Tmp, name)
+	if fileExists(p) {
+		return p, nil
+	}
+	return buildHelper(e.Ctx, e.ModRoot, e.Tmp, name)
 }
 
 // writeFile replaces path atomically.

@@ -34,6 +34,11 @@ type nsInit struct {
 // startInit starts argv (an init's command line) as PID 1 of a new PID
 // namespace with the given stdin and stdout (nil: /dev/null).
 func startInit(stage string, argv []string, stdin, stdout *os.File) (*nsInit, error) {
+	return startInitEnv(stage, argv, nil, stdin, stdout)
+}
+
+// startInitEnv is startInit with variables added to benchEnv.
+func startInitEnv(stage string, argv, env []string, stdin, stdout *os.File) (*nsInit, error) {
 	errf, err := os.CreateTemp("", "bench-stderr-")
 	if err != nil {
 		return nil, fmt.Errorf("create stderr file: %w", err)
@@ -42,7 +47,7 @@ func startInit(stage string, argv []string, stdin, stdout *os.File) (*nsInit, er
 	cmd := &exec.Cmd{
 		Path:   stage,
 		Args:   append([]string{stage}, argv...),
-		Env:    benchEnv,
+		Env:    append(append([]string{}, benchEnv...), env...),
 		Dir:    "/",
 		Stderr: errf,
 		SysProcAttr: &syscall.SysProcAttr{

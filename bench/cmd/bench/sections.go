@@ -18,6 +18,7 @@ type Env struct {
 	Orphans   string          // the orphans helper
 	BenchTime string          // go test -benchtime for GoBench sections ("" = go's default)
 	ModRoot   string          // the module's root directory
+	Tmp       string          // the driver's scratch directory (removed at the end)
 	Log       io.Writer       // progress, not the report
 }
 
@@ -35,6 +36,7 @@ var sections = []Section{
 	{Name: "idle", Title: "Idle memory and binary size", Run: idleSection},
 	{Name: "lifecycle", Title: "Start-to-exit and stop-to-gone", Run: lifecycleSection},
 	{Name: "reap", Title: "Reaping bursts of orphans", Run: reapSection},
+	{Name: "services", Title: "Supervising 200 services: vinit, s6, runit", Run: servicesSection},
 	{Name: "ipv4root", Title: "ipv4root socket programs (go test -bench)", Run: func(e *Env) (*Result, error) {
 		return GoBench(e, "./internal/ipv4root/", ".", "*/without")
 	}},

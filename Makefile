@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin
 GOFLAGS_B := -trimpath -ldflags '-s -w'
 PKGS      := ./...
-DEB_PKGS  := busybox-static iproute2 tini dumb-init catatonit s6 runit systemd-container hyperfine util-linux procps
+DEB_PKGS  := busybox-static iproute2 tini dumb-init catatonit s6 runit systemd-container systemd hyperfine util-linux procps binutils
 FUZZTIME  ?= 3s
 BENCHTIME ?= 
 
@@ -28,9 +28,11 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build $(GOFLAGS_B) -o $(BIN)/vinit ./cmd/vinit
 	$(GO) build $(GOFLAGS_B) -o $(BIN)/vserver ./cmd/vserver
+	@command -v readelf >/dev/null || { echo "readelf is missing: apt-get install binutils (make deps does)" >&2; exit 1; }
 	@for b in $(BIN)/vinit $(BIN)/vserver; do \
-		if file $$b 2>/dev/null | grep -q 'dynamically linked'; then echo "$$b is not static" >&2; exit 1; fi; \
-		if readelf -l $$b 2>/dev/null | grep -q INTERP; then echo "$$b is not static (has an interpreter)" >&2; exit 1; fi; \
+		readelf -l $$b >/dev/null || exit 1; \
+		if readelf -l $$b | grep -q INTERP; then echo "$$b is not static (it has an ELF interpreter)" >&2; exit 1; fi; \
+		if readelf -d $$b 2>/dev/null | grep -q NEEDED; then echo "$$b is not static (it needs shared libraries)" >&2; exit 1; fi; \
 	done
 	@ls -l $(BIN)/vinit $(BIN)/vserver | awk '{print $$5, $$9}'
 

@@ -20,6 +20,7 @@ type startState struct {
 // pins no mount (catatonit #28). In supervisor mode the LISTEN_* set is dropped and the monitor channel kept.
 func prepare(supervisor bool) *startState {
 	clearInheritedSigmask()
+	resetLibcSignals()
 	st := &startState{cwd: "/"}
 	n := 0
 	if pid, err := strconv.Atoi(os.Getenv("LISTEN_PID")); err == nil && pid == os.Getpid() && !supervisor {

@@ -243,3 +243,15 @@ func OwnsDev() bool {
 	var fs unix.Statfs_t
 	return unix.Statfs("/dev", &fs) == nil && fs.Type == unix.TMPFS_MAGIC
 }
+
+// resetLibcSignals puts signals 32 and 33 back to their default action.
+// The Go runtime neither catches nor resets them (the C library reserves
+// them for threads), so one inherited as ignored would be passed on to
+// every service. As PID 1 the default action is harmless: the kernel does
+// not deliver a signal to an init that has no handler for it.
+func resetLibcSignals() {
+	var act [4]uint64 // struct sigaction with SIG_DFL, no flags, no mask
+	for _, sig := range []uintptr{32, 33} {
+		_, _, _ = unix.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&act[0])), 0, 8, 0, 0)
+	}
+}

@@ -143,6 +143,23 @@ func (p *nsInit) stderrTail() string {
 	return ": stderr: " + s
 }
 
+// shutdownDone is the duration vinit logged as "shutdown done in D" on its
+// stderr.
+func (p *nsInit) shutdownDone() (time.Duration, error) {
+	b := make([]byte, 1<<20)
+	n, _ := p.stderr.ReadAt(b, 0)
+	s := string(b[:n])
+	i := strings.LastIndex(s, "shutdown done in ")
+	if i < 0 {
+		return 0, fmt.Errorf("vinit logged no \"shutdown done in\"%s", p.stderrTail())
+	}
+	f := strings.Fields(s[i+len("shutdown done in "):])
+	if len(f) == 0 {
+		return 0, errors.New("vinit's \"shutdown done in\" has no duration")
+	}
+	return time.ParseDuration(f[0])
+}
+
 // children lists the host pids of the process's children, over all its
 // threads (a child hangs off the thread that forked it).
 func children(pid int) ([]int, error) {

@@ -38,9 +38,7 @@ var sections = []Section{
 	{Name: "reap", Title: "Reaping bursts of orphans", Run: reapSection},
 	{Name: "services", Title: "Supervising 200 services: vinit, s6, runit", Run: servicesSection},
 	{Name: "launcher", Title: "Guest start and stop: vserver, systemd-nspawn, unshare", Run: launcherSection},
-	{Name: "ipv4root", Title: "ipv4root socket programs (go test -bench)", Run: func(e *Env) (*Result, error) {
-		return GoBench(e, "./internal/ipv4root/", ".", "*/without")
-	}},
+	{Name: "ipv4root", Title: "ipv4root: socket programs and loopback throughput", Run: ipv4rootSection},
 }
 
 func nan() float64 { return math.NaN() }

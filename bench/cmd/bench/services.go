@@ -317,14 +317,20 @@ supervisor's memory: VmRSS and Pss summed over the supervisor's own
 processes — vinit alone; s6-svscan plus its 200 s6-supervise; runsvdir plus
 its 200 runsv — leaving out the services. Then it sends the orderly stop
 signal and times until the supervisor has been reaped and its PID
-namespace is gone (which includes every service's death): SIGTERM to vinit
-(halt) and to s6-svscan (which as of s6 2.11 exits at once and leaves the
-supervisors to the kernel's namespace teardown), SIGHUP to runsvdir
-(SIGTERM would make it exit at once without touching its runsv processes;
-SIGHUP first sends each runsv a SIGTERM, which stops its service, then
-exits — without waiting for them). So only vinit waits for its services
-itself; for s6 and runit the kernel's SIGKILL of the rest of the namespace
-finishes the job. The services die of SIGTERM (or SIGKILL) at once.
+namespace is gone (which includes every service's death: the kernel
+empties a PID namespace before its init can be reaped). SIGTERM to vinit
+(halt: every service stopped, then reboot(2)); SIGTERM to s6-svscan (the
+same as ` + "`s6-svscanctl -t`" + `: SIGTERM to every s6-supervise, which brings its
+service down and exits; s6-svscan waits only for loggers, of which there
+are none, and exits); SIGHUP to runsvdir (SIGTERM would make it exit at
+once without touching its runsv processes; SIGHUP first sends every runsv
+a SIGTERM, which stops its service and exits, then runsvdir exits without
+waiting for them). So vinit waits for its services itself, s6-svscan and
+runsvdir leave whatever is left to the kernel's SIGKILL of the namespace.
+The services die of SIGTERM at once. The last table splits vinit's figure:
+the time vinit itself logs as "shutdown done in" (halt signal to the end
+of its shutdown); the rest is reboot(2) and the kernel tearing down the
+namespace.
 `
 
 func servicesSection(e *Env) (*Result, error) {
@@ -334,7 +340,7 @@ func servicesSection(e *Env) (*Result, error) {
 	for i := range svcs {
 		svcs[i] = benchService{Name: fmt.Sprintf("s%03d", i)}
 	}
-	sets, err := interleaveN(e, "200 services", sups, Plan{Rounds: e.Runs, Warmup: WarmupRound}, 6, func(sup Init) ([]float64, error) {
+	sets, err := interleaveN(e, "200 services", sups, Plan{Rounds: e.Runs, Warmup: WarmupRound}, 7, func(sup Init) ([]float64, error) {
 		r, err := startSupervisor(e, sup, svcs)
 		if err != nil {
 			return nil, err
@@ -369,7 +375,15 @@ func servicesSection(e *Env) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []float64{start.Seconds(), ready, rss, pss, procs, halt.Seconds()}, nil
+		own := nan()
+		if r.notify != nil {
+			d, err := r.p.shutdownDone()
+			if err != nil {
+				return nil, err
+			}
+			own = d.Seconds()
+		}
+		return []float64{start.Seconds(), ready, rss, pss, procs, halt.Seconds(), own}, nil
 	})
 	start := Table{Title: "200 services: exec → last service reported", Unit: Seconds, Baseline: "vinit (simple)", Paired: true, Rows: sets[0]}
 	ready := Table{Title: "200 services: exec → vinit's own READY=1", Unit: Seconds, Baseline: "vinit (simple)", Paired: true, Rows: sets[1][:2]}
@@ -377,7 +391,8 @@ func servicesSection(e *Env) (*Result, error) {
 	pss := Table{Title: "200 services: Pss of the supervisor's own processes", Unit: Bytes, Baseline: "vinit (simple)", Paired: true, Rows: sets[3]}
 	procs := Table{Title: "200 services: the supervisor's own processes", Unit: Count, Unitname: "processes", Rows: sets[4]}
 	halt := Table{Title: "200 services: stop signal → supervisor reaped, namespace gone", Unit: Seconds, Baseline: "vinit (simple)", Paired: true, Rows: sets[5]}
-	res.Tables = append(res.Tables, start, ready, rss, pss, procs, halt)
+	own := Table{Title: "200 services: vinit's own \"shutdown done in\" (from the halt signal to the end of its shutdown, before reboot(2))", Unit: Seconds, Baseline: "vinit (simple)", Paired: true, Rows: sets[6][:2]}
+	res.Tables = append(res.Tables, start, ready, rss, pss, procs, halt, own)
 	res.Checks = append(res.Checks,
 		BelowCheck(&start, "200 services ready", "vinit (simple)", 0.2),
 		RatioCheck(&start, "200 services ready", "vinit (simple)", "s6-svscan", 1.0),
@@ -398,7 +413,7 @@ func servicesSection(e *Env) (*Result, error) {
 			chain[i].After = chain[i-1].Name
 		}
 	}
-	chainSets, err := interleaveN(e, "chain of 50", sups[1:2], Plan{Rounds: e.Runs, Warmup: WarmupRound}, 2, func(sup Init) ([]float64, error) {
+	chainSets, err := interleaveN(e, "chain of 50", sups[1:2], Plan{Rounds: e.Runs, Warmup: WarmupRound}, 3, func(sup Init) ([]float64, error) {
 		r, err := startSupervisor(e, sup, chain)
 		if err != nil {
 			return nil, err
@@ -417,14 +432,16 @@ func servicesSection(e *Env) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("vinit's READY=1: %w", err)
 		}
-		if _, err := r.halt(syscall.SIGTERM); err != nil {
+		halt, err := r.halt(syscall.SIGTERM)
+		if err != nil {
 			return nil, err
 		}
-		return []float64{last.Seconds(), rep.at.Sub(r.t0).Seconds()}, nil
+		return []float64{last.Seconds(), rep.at.Sub(r.t0).Seconds(), halt.Seconds()}, nil
 	})
 	res.Tables = append(res.Tables,
 		Table{Title: "chain of 50 notify services (each `after` the previous): exec → last reported", Unit: Seconds, Rows: chainSets[0]},
 		Table{Title: "chain of 50 notify services: exec → vinit's own READY=1", Unit: Seconds, Rows: chainSets[1]},
+		Table{Title: "chain of 50 notify services: SIGTERM → vinit reaped (stops in reverse order, one after the other)", Unit: Seconds, Rows: chainSets[2]},
 	)
 	res.Notes = append(res.Notes, "The chain runs under vinit alone: s6-svscan and runsvdir have no dependencies between services (s6-rc adds them to s6; runit has none), so there is nothing native to compare with. The driver checks that the reports arrived in chain order.")
 	if err != nil {

@@ -12,14 +12,20 @@
 //  1. readiness: with $NOTIFY_SOCKET (vinit, type = "notify") it sends
 //     READY=1 there; when the working directory has a notification-fd file
 //     (s6) it writes a newline to that descriptor and closes it;
-//  2. report: it sends "NAME MONOTONIC_NS" as one datagram to the unix
-//     socket $BENCH_REPORT, the driver's clock;
+//  2. report: it sends "NAME START_NS READY_NS" as one datagram to the
+//     unix socket $BENCH_REPORT, the driver's clock: CLOCK_MONOTONIC when
+//     main began and when readiness had been signalled;
 //  3. with $BENCH_EXIT=N it exits with status N at once (a crashing
 //     service); otherwise it pauses until a signal kills it (SIGTERM: the Go
 //     runtime's default action, death by the signal).
 //
-// It imports only x/sys/unix so that its start-up is as short as a Go
+// It imports only x/sys/unix (and syscall) so that its start-up is as short as a Go
 // program's can be.
+//
+//	svc -spawn N
+//
+// is the floor of the driver's table: no supervisor, it starts N copies
+// of itself (s000 … ) at once, then reaps children forever.
 package main
 
 import (
@@ -27,11 +33,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
 func main() {
+	start := monotonic()
+	if len(os.Args) == 3 && os.Args[1] == "-spawn" {
+		spawn(os.Args[2])
+		return
+	}
 	name := ""
 	if len(os.Args) > 1 {
 		name = os.Args[1]
@@ -41,7 +53,7 @@ func main() {
 	if err := ready(); err != nil {
 		fail("signal readiness", err)
 	}
-	if err := report(name); err != nil {
+	if err := report(name, start); err != nil {
 		fail("report to $BENCH_REPORT", err)
 	}
 	if s := os.Getenv("BENCH_EXIT"); s != "" {
@@ -73,16 +85,47 @@ func ready() error {
 	return unix.Close(fd)
 }
 
-func report(name string) error {
+func report(name string, start int64) error {
 	p := os.Getenv("BENCH_REPORT")
 	if p == "" {
 		return nil
 	}
+	return sendDatagram(p, name+" "+strconv.FormatInt(start, 10)+" "+strconv.FormatInt(monotonic(), 10))
+}
+
+func monotonic() int64 {
 	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return err
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
+}
+
+// spawn starts n copies of this program, as a supervisor would but without
+// any bookkeeping, and reaps forever (it is PID 1 of its namespace).
+func spawn(arg string) {
+	n, err := strconv.Atoi(arg)
+	if err != nil {
+		fail("-spawn", err)
 	}
-	return sendDatagram(p, name+" "+strconv.FormatInt(ts.Nano(), 10))
+	self, err := os.Executable()
+	if err != nil {
+		fail("-spawn", err)
+	}
+	attr := &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}}
+	for i := range n {
+		name := strconv.Itoa(i)
+		for len(name) < 3 {
+			name = "0" + name
+		}
+		if _, err := syscall.ForkExec(self, []string{self, "s" + name}, attr); err != nil {
+			fail("-spawn", err)
+		}
+	}
+	for {
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(-1, &ws, 0, nil); err == unix.ECHILD {
+			unix.Pause()
+		}
+	}
 }
 
 // sendDatagram sends msg to the unix datagram socket at path ("@name":

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,5 +59,77 @@ command = ["/bin/sh", "-c", "sleep 0.2; exec /sbin/halt"]
 	got := e.traceLines()
 	if len(got) == 0 || got[len(got)-1] != "post-stop/halt/"+name {
 		t.Errorf("hooks: %v", got)
+	}
+}
+
+// [[mount]]: host directories appear in the guest, read-write or read-only
+// as configured.
+func TestMountsFromConfig(t *testing.T) {
+	e := newEnv(t)
+	rw, ro := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(ro, "motd"), []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.config(e.name, `
+[[mount]]
+source = "`+rw+`"
+target = "/srv/data"
+
+[[mount]]
+source = "`+ro+`"
+target = "/etc/host"
+readonly = true
+`)
+	e.mustRun(e.name, "start")
+	defer e.mustRun(e.name, "stop")
+	if r := e.run("", e.name, "exec", "--", "/bin/sh", "-c", "echo guest > /srv/data/f && cat /etc/host/motd"); r.code != 0 || r.stdout != "from the host\n" {
+		t.Fatalf("exec: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(rw, "f")); err != nil || string(b) != "guest\n" {
+		t.Fatalf("write through the read-write mount: %q %v", b, err)
+	}
+	if r := e.run("", e.name, "exec", "--", "/bin/sh", "-c", "echo x > /etc/host/new"); r.code == 0 {
+		t.Fatal("wrote into a read-only mount")
+	}
+	if _, err := os.Stat(filepath.Join(ro, "new")); err == nil {
+		t.Fatal("the read-only mount's host directory changed")
+	}
+}
+
+// A guest that planted a symlink at a mount target, pointing at a host
+// directory, does not get that host directory mounted over: the start is
+// refused with the reason, nothing is left behind, the host is untouched.
+func TestMountTargetSymlinkRefused(t *testing.T) {
+	e := newEnv(t)
+	src, outside := t.TempDir(), t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(e.rootOf(e.name), "var/evil")); err != nil {
+		t.Fatal(err)
+	}
+	e.config(e.name, `
+[[mount]]
+source = "`+src+`"
+target = "/var/evil"
+`)
+	r := e.run("", e.name, "start")
+	if r.code == 0 {
+		e.mustRun(e.name, "stop")
+		t.Fatal("a guest with a symlinked mount target started")
+	}
+	if !strings.Contains(r.stderr, "/var/evil is a symlink") {
+		t.Errorf("the refusal does not say why: %q", r.stderr)
+	}
+	e.assertGone(e.name)
+	if ents, err := os.ReadDir(outside); err != nil || len(ents) != 0 {
+		t.Fatalf("the host directory the symlink named changed: %v %v", ents, err)
+	}
+	var st1, st2 syscall.Stat_t
+	if err := syscall.Stat(outside, &st1); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Stat(filepath.Dir(outside), &st2); err != nil {
+		t.Fatal(err)
+	}
+	if st1.Dev != st2.Dev {
+		t.Fatal("something is mounted on the host directory the guest's symlink named")
 	}
 }

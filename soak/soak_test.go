@@ -194,7 +194,9 @@ type usage struct {
 	Links []string // where the fds lead, for the report when they differ
 }
 
-func (u usage) String() string { return fmt.Sprintf("%d fds, RSS %.2f MiB", u.FDs, float64(u.RSS)/(1<<20)) }
+func (u usage) String() string {
+	return fmt.Sprintf("%d fds, RSS %.2f MiB", u.FDs, float64(u.RSS)/(1<<20))
+}
 
 func measure(t *testing.T, pid int) usage {
 	t.Helper()

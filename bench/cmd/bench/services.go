@@ -456,7 +456,7 @@ func servicesSection(e *Env) (*Result, error) {
 		Table{Title: "chain of 50 notify services: exec → vinit's own READY=1", Unit: Seconds, Rows: chainSets[1]},
 		Table{Title: "chain of 50 notify services: SIGTERM → vinit reaped (stops in reverse order, one after the other)", Unit: Seconds, Rows: chainSets[2]},
 	)
-	res.Notes = append(res.Notes, "The chain runs under vinit alone: s6-svscan and runsvdir have no dependencies between services (s6-rc adds them to s6; runit has none), so there is nothing native to compare with. The driver checks from the helpers' stamps that every service of the chain began only after the previous one had sent READY=1 (reports may arrive out of order: a service can be preempted between its READY=1 and its report).")
+	res.Notes = append(res.Notes, "The chain runs under vinit alone: s6-svscan and runsvdir have no dependencies between services (s6-rc adds them to s6; runit has none), so there is nothing native to compare with. The driver checks from the helpers' CLOCK_MONOTONIC stamps that every service of the chain began only after the previous one was about to send READY=1 (the reports themselves may arrive out of order: a service can be preempted between its READY=1 and its report).")
 	if err != nil {
 		return res, err
 	}
@@ -484,8 +484,10 @@ func servicesSection(e *Env) (*Result, error) {
 	return res, err
 }
 
-// checkChain checks that each service began after the one it is after had
-// signalled readiness.
+// checkChain checks that each service began after the one it is after was
+// about to signal readiness (the helper's stamp just before READY=1; a
+// stamp taken after it could be later than the next service's start, as
+// the sender may be preempted right after its send).
 func checkChain(chain []benchService, reps []report) error {
 	by := map[string]report{}
 	for _, r := range reps {
@@ -497,7 +499,7 @@ func checkChain(chain []benchService, reps []report) error {
 		}
 		me, prev := by[s.Name], by[s.After]
 		if me.ns < 0 || prev.readyNS < 0 || me.ns <= prev.readyNS {
-			return fmt.Errorf("service %s began at %d, not after %s was ready at %d: the chain was not kept", s.Name, me.ns, s.After, prev.readyNS)
+			return fmt.Errorf("service %s began at %d, before %s signalled readiness at %d: the chain was not kept", s.Name, me.ns, s.After, prev.readyNS)
 		}
 	}
 	return nil
@@ -518,14 +520,14 @@ func (r *supervisorRun) waitReportsN(e *Env, n int, timeout time.Duration) (time
 }
 
 // report is one datagram received: its text; for a helper's report
-// ("NAME START_NS READY_NS") the name and the helper's CLOCK_MONOTONIC
-// stamps when it began and when it had signalled readiness (-1 for other
-// datagrams); and when the driver got it.
+// ("NAME START_NS READYING_NS") the name and the helper's CLOCK_MONOTONIC
+// stamps when it began and just before it signalled readiness (-1 for
+// other datagrams); and when the driver got it.
 type report struct {
 	text    string
 	name    string
 	ns      int64 // started
-	readyNS int64 // readiness signalled
+	readyNS int64 // about to signal readiness
 	at      time.Time
 }
 

@@ -12,9 +12,10 @@
 //  1. readiness: with $NOTIFY_SOCKET (vinit, type = "notify") it sends
 //     READY=1 there; when the working directory has a notification-fd file
 //     (s6) it writes a newline to that descriptor and closes it;
-//  2. report: it sends "NAME START_NS READY_NS" as one datagram to the
+//  2. report: it sends "NAME START_NS READYING_NS" as one datagram to the
 //     unix socket $BENCH_REPORT, the driver's clock: CLOCK_MONOTONIC when
-//     main began and when readiness had been signalled;
+//     main began and just before it signalled readiness (a supervisor can
+//     only start what waits for this service after that moment);
 //  3. with $BENCH_EXIT=N it exits with status N at once (a crashing
 //     service); otherwise it pauses until a signal kills it (SIGTERM: the Go
 //     runtime's default action, death by the signal).
@@ -50,10 +51,11 @@ func main() {
 	} else if wd, err := os.Getwd(); err == nil {
 		name = filepath.Base(wd)
 	}
+	readying := monotonic()
 	if err := ready(); err != nil {
 		fail("signal readiness", err)
 	}
-	if err := report(name, start); err != nil {
+	if err := report(name, start, readying); err != nil {
 		fail("report to $BENCH_REPORT", err)
 	}
 	if s := os.Getenv("BENCH_EXIT"); s != "" {
@@ -85,12 +87,12 @@ func ready() error {
 	return unix.Close(fd)
 }
 
-func report(name string, start int64) error {
+func report(name string, start, readying int64) error {
 	p := os.Getenv("BENCH_REPORT")
 	if p == "" {
 		return nil
 	}
-	return sendDatagram(p, name+" "+strconv.FormatInt(start, 10)+" "+strconv.FormatInt(monotonic(), 10))
+	return sendDatagram(p, name+" "+strconv.FormatInt(start, 10)+" "+strconv.FormatInt(readying, 10))
 }
 
 func monotonic() int64 {

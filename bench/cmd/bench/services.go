@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -408,6 +409,13 @@ func servicesSection(e *Env) (*Result, error) {
 	own := Table{Title: "200 services: vinit's own \"shutdown done in\" (from the halt signal to the end of its shutdown, before reboot(2))", Unit: Seconds, Baseline: "vinit (simple)", Paired: true, Rows: sets[6][:2]}
 	overFloor := minusRow(start, floorSupervisor.Name, "200 services: exec → last reported, minus *no supervisor (floor)* of the same round")
 	res.Tables = append(res.Tables, start, overFloor, ready, rss, pss, procs, halt, own)
+	if f, v := start.Median(floorSupervisor.Name), start.Median("vinit (simple)"); !math.IsNaN(f) && !math.IsNaN(v) {
+		res.Notes = append(res.Notes, fmt.Sprintf("On the start target: with no supervisor at all, starting the 200 helpers took a median %s here (the floor row), against %s under vinit (simple); the 200 ms target is therefore about the cost of 200 Go program start-ups on these 2 CPUs, and vinit's own share is the second table (median %s).",
+			formatSeconds(f), formatSeconds(v), formatSeconds(overFloor.Median("vinit (simple)"))))
+	}
+	if r, n := rss.Median("vinit (notify)"), rss.Median("vinit (simple)"); !math.IsNaN(r) && !math.IsNaN(n) {
+		res.Notes = append(res.Notes, fmt.Sprintf("On memory: vinit with 200 notify services holds %s more than with 200 simple ones; every notify service keeps its own NOTIFY_SOCKET and a goroutine reading it (with a 4 KiB buffer) for its whole life (internal/services/notify_linux.go), which is likely that difference.", formatBytes(r-n)))
+	}
 	res.Checks = append(res.Checks,
 		BelowCheck(&start, "200 services ready", "vinit (simple)", 0.2),
 		RatioCheck(&start, "200 services ready", "vinit (simple)", "s6-svscan", 1.0),
@@ -456,6 +464,10 @@ func servicesSection(e *Env) (*Result, error) {
 		Table{Title: "chain of 50 notify services: exec → vinit's own READY=1", Unit: Seconds, Rows: chainSets[1]},
 		Table{Title: "chain of 50 notify services: SIGTERM → vinit reaped (stops in reverse order, one after the other)", Unit: Seconds, Rows: chainSets[2]},
 	)
+	if h := median(chainSets[2][0].Samples); !math.IsNaN(h) {
+		res.Notes = append(res.Notes, fmt.Sprintf("On the halt target: the chain's halt stops its %d services one after the other in %s, %s per service. After a service's main process has died, vinit looks for leftover processes of the service in a /proc scan it shares for up to 10 ms and, while it finds any, looks again 20 ms later (finishStop in internal/services/unit.go); a scan that still shows the process just reaped costs one such 20 ms wait per stop, which matches. The 200 parallel stops are bounded by the same waits plus the work of 200 stops in one loop; vinit's own \"shutdown done in\" is nearly all of its halt figure.",
+			chainLength, formatSeconds(h), formatSeconds(h/chainLength)))
+	}
 	res.Notes = append(res.Notes, "The chain runs under vinit alone: s6-svscan and runsvdir have no dependencies between services (s6-rc adds them to s6; runit has none), so there is nothing native to compare with. The driver checks from the helpers' CLOCK_MONOTONIC stamps that every service of the chain began only after the previous one was about to send READY=1 (the reports themselves may arrive out of order: a service can be preempted between its READY=1 and its report).")
 	if err != nil {
 		return res, err

@@ -25,8 +25,9 @@ type loop struct {
 	emptyWaiters []chan struct{}
 	orphans      uint64 // reaped processes nobody registered
 
-	onSignal func(unix.Signal) // mode-specific; runs on the loop
-	exit     *int              // set to end the loop with that status
+	onSignal  func(unix.Signal) // mode-specific; runs on the loop
+	afterReap func()            // runs on the loop after a reap that collected something
+	exit      *int              // set to end the loop with that status
 }
 
 type child struct {
@@ -73,6 +74,12 @@ func (l *loop) do(f func()) {
 // processes get their onExit; the rest are orphans that were reparented to
 // us, and are only counted.
 func (l *loop) reap() {
+	reaped := 0
+	defer func() {
+		if reaped > 0 && l.afterReap != nil {
+			l.afterReap()
+		}
+	}()
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
@@ -89,6 +96,7 @@ func (l *loop) reap() {
 		case err != nil || pid <= 0:
 			return
 		}
+		reaped++
 		c, ok := l.procs[pid]
 		if !ok {
 			l.orphans++

@@ -61,6 +61,7 @@ func RunSingle(sigs *Signals, opts SingleOptions) int {
 					runDir = "/run/vinit"
 				}
 				sidecars = services.NewSupervisor(l, cfg, runDir, nil)
+				l.afterReap = sidecars.Reaped
 				sidecars.StartAll(func() {})
 				defer os.RemoveAll(filepath.Join(runDir, "notify"))
 			}

@@ -81,6 +81,7 @@ func RunSupervisor(sigs *Signals, opts SupervisorOptions) int {
 		runDir = filepath.Dir(opts.ControlSocket)
 	}
 	sv.svc = services.NewSupervisor(l, cfg, runDir, sv.mainEnded)
+	l.afterReap = sv.svc.Reaped
 	if sv.opts.ShutdownTimeout <= 0 {
 		sv.opts.ShutdownTimeout = 10 * time.Second
 	}

@@ -452,6 +452,18 @@ func (sv *Supervisor) processes() []*proc {
 	return sv.snap
 }
 
+// Reaped tells the supervisor that processes were reaped: a stop that
+// waits for the last processes of its service looks again now instead of
+// at its next poll (a halt of 200 services waited 20 ms for each poll).
+func (sv *Supervisor) Reaped() {
+	sv.snap = nil
+	for _, u := range sv.units {
+		if u.state == StateStopping && u.pollTimer != nil {
+			u.finishStop()
+		}
+	}
+}
+
 // otherGroups are the process groups of the running services other than
 // u: their members belong to those services, whatever they carry.
 func (sv *Supervisor) otherGroups(u *unit) map[int]bool {

@@ -3,6 +3,7 @@ package monitor
 import (
 	"errors"
 	"fmt"
+	"github.com/vserver-go/vserver/internal/memtrim"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -336,6 +337,9 @@ func (m *monitor) boot(reason string) (proc *os.Process, exited <-chan *os.Proce
 				if err := m.runHooks("post-start", reason); err != nil {
 					m.log.Printf("post-start hooks failed; the guest keeps running")
 				}
+				// From here the monitor mostly waits: give back what
+				// starting the guest needed (one monitor per guest).
+				memtrim.Startup()
 				return proc, exited, evs, nil
 			}
 		case ps := <-exited:

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vserver-go/vserver/internal/launch"
+	"github.com/vserver-go/vserver/internal/memtrim"
 	"github.com/vserver-go/vserver/internal/services"
 	"golang.org/x/sys/unix"
 )
@@ -74,7 +75,7 @@ func RunSingle(sigs *Signals, opts SingleOptions) int {
 		return 127
 	}
 	// Before CMD starts, so RSS is low from the first moment CMD runs.
-	trimStartup()
+	memtrim.Startup()
 	var mainStatus int
 	mainPID := 0
 	mainDone := false

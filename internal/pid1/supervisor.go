@@ -13,6 +13,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/vserver-go/vserver/internal/control"
 	"github.com/vserver-go/vserver/internal/hooks"
+	"github.com/vserver-go/vserver/internal/memtrim"
 	"github.com/vserver-go/vserver/internal/services"
 	"golang.org/x/sys/unix"
 )
@@ -220,7 +221,7 @@ func (sv *supervisor) boot() {
 		sv.state = "running"
 		sv.sdNotify("READY=1")
 		sv.sendEvent(control.Event{Event: "ready"})
-		trimStartup()
+		memtrim.Startup()
 		if sv.opts.Verbose {
 			sv.log.Printf("ready in %v", time.Since(sv.started).Round(time.Millisecond))
 		}

@@ -1,4 +1,6 @@
-package pid1
+// Package memtrim gives back the memory a long-running Go daemon only
+// needed while starting.
+package memtrim
 
 import (
 	"bufio"
@@ -9,15 +11,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// trimStartup gives back memory that only the start-up needed. vinit's
-// start touches much of its (static, 4 MB) binary: flag parsing, config
-// loading, TOML and JSON code. The kernel's fault-around maps neighbouring
-// pages too, so the whole file ends up counted in vinit's RSS although the
+// Startup gives back memory that only the start-up needed. Starting vinit
+// or a vserver monitor touches much of the static binary (4-6 MB): flag
+// parsing, config loading, TOML and JSON code. The kernel's fault-around maps neighbouring
+// pages too, so most of the file ends up counted in the RSS although the
 // event loop afterwards needs a small part of it. Dropping the mappings of
 // the executable's clean, read-only segments is safe: a page that is used
 // again faults back in from the page cache. (Returning freed heap with
 // debug.FreeOSMemory was measured too: it freed nothing worth its GC.)
-func trimStartup() {
+func Startup() {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return

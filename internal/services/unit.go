@@ -217,12 +217,11 @@ func (u *unit) command() (*exec.Cmd, *outputs, error) {
 	}
 	if s.Ready.Kind == ReadyNotify || s.Type == TypeNotify || s.Watchdog > 0 {
 		if u.notify == nil {
-			n, err := openNotify(u.sv.notifyPath(s.Name))
+			n, err := openNotify(u.sv.notifyPath(s.Name), func(m notifyMsg) { u.sv.host.Post(func() { u.notified(m) }) })
 			if err != nil {
 				return nil, nil, fmt.Errorf("notify socket: %w", err)
 			}
 			u.notify = n
-			go n.serve(func(m notifyMsg) { u.sv.host.Post(func() { u.notified(m) }) })
 		}
 		cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+u.notify.path)
 		if s.Watchdog > 0 {

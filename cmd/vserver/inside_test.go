@@ -133,3 +133,29 @@ target = "/var/evil"
 		t.Fatal("something is mounted on the host directory the guest's symlink named")
 	}
 }
+
+// A guest that reboots itself before it is ready (a oneshot that runs
+// /sbin/reboot during boot, twice in a row) is rebooted like any other
+// time, and `vserver start` returns once a boot is ready.
+func TestRebootBeforeReady(t *testing.T) {
+	e := newEnv(t)
+	name := e.newGuest(t, guestroot.WithService(guestroot.Service{Name: "early-reboot", TOML: `
+type = "oneshot"
+command = ["/bin/sh", "-c", "n=$(cat /var/boots 2>/dev/null || echo 0); echo $((n+1)) > /var/boots; [ $n -ge 2 ] && exit 0; exec /sbin/reboot"]
+`}))
+	e.config(name, e.hookConfig())
+	e.mustRun(name, "start")
+	st := e.state(name)
+	if st == nil || st.Boots != 3 || st.Phase != "running" {
+		t.Fatalf("after two reboots before ready: %+v", st)
+	}
+	if b, _ := os.ReadFile(filepath.Join(e.rootOf(name), "var/boots")); strings.TrimSpace(string(b)) != "3" {
+		t.Fatalf("boots counted in the guest: %q", b)
+	}
+	e.mustRun(name, "stop")
+	e.assertGone(name)
+	got := strings.Join(e.traceLines(), " ")
+	if !strings.Contains(got, "pre-start/boot/"+name+" post-stop/reboot/"+name+" pre-start/reboot/"+name+" post-stop/reboot/"+name+" pre-start/reboot/"+name+" post-start/reboot/"+name) {
+		t.Errorf("hooks: %s", got)
+	}
+}

@@ -148,18 +148,29 @@ func Run(cfg *guest.Config, d Dirs, opt Options) int {
 	reason := "boot"
 	for {
 		m.state.Boots++
+		var end string
+		var early *endedBeforeReady
 		proc, exited, ch, err := m.boot(reason)
-		if err != nil {
+		switch {
+		case err == nil:
+			m.ready()
+			end = m.supervise(proc, exited, ch)
+			m.log.Printf("guest ended: %s", end)
+			m.state.Phase = PhaseStopping
+			m.runHooks("post-stop", end)
+			m.cleanup()
+		case errors.As(err, &early) && early.end == EndReboot:
+			// The guest's admin may reboot it at any moment, also
+			// before it was ready: a reboot like any other (boot has
+			// already cleaned up).
+			end = EndReboot
+			m.log.Printf("guest rebooted before it was ready")
+			m.runHooks("post-stop", end)
+		default:
 			m.log.Printf("start failed: %v", err)
 			m.fail(err)
 			return 1
 		}
-		m.ready()
-		end := m.supervise(proc, exited, ch)
-		m.log.Printf("guest ended: %s", end)
-		m.state.Phase = PhaseStopping
-		m.runHooks("post-stop", end)
-		m.cleanup()
 		if end != EndReboot {
 			_ = removeState(d, cfg.Name)
 			if end == EndCrash {
@@ -170,11 +181,13 @@ func Run(cfg *guest.Config, d Dirs, opt Options) int {
 		if !cfg.Reboot.Allow {
 			m.log.Printf("reboots are not allowed ([reboot] allow = false): the guest stays down")
 			_ = removeState(d, cfg.Name)
+			m.fail(errors.New("the guest rebooted itself, and [reboot] allow = false"))
 			return 0
 		}
 		if !m.rebootAllowed(time.Now()) {
 			m.log.Printf("more than %d reboots within %v: the guest stays down", cfg.Reboot.Max, cfg.Reboot.Interval)
 			_ = removeState(d, cfg.Name)
+			m.fail(fmt.Errorf("the guest rebooted more than %d times within %v", cfg.Reboot.Max, cfg.Reboot.Interval))
 			return 1
 		}
 		if opt.Foreground {
@@ -343,7 +356,7 @@ func (m *monitor) boot(reason string) (proc *os.Process, exited <-chan *os.Proce
 				return proc, exited, evs, nil
 			}
 		case ps := <-exited:
-			return nil, nil, nil, fmt.Errorf("vinit ended before it was ready: %s", describe(ps))
+			return nil, nil, nil, &endedBeforeReady{end: classify(ps), how: describe(ps)}
 		case <-timer.C:
 			_ = m.group.Kill(time.Now().Add(5 * time.Second))
 			ps := <-exited
@@ -512,6 +525,14 @@ func (m *monitor) supervise(proc *os.Process, exited <-chan *os.ProcessState, ev
 }
 
 // classify maps vinit's end to what the guest wanted (DESIGN §4.6).
+// endedBeforeReady: vinit ended before it said it was ready.
+type endedBeforeReady struct {
+	end string // EndReboot, EndHalt, EndCrash
+	how string
+}
+
+func (e *endedBeforeReady) Error() string { return "vinit ended before it was ready: " + e.how }
+
 func classify(ps *os.ProcessState) string {
 	if ps == nil {
 		return EndCrash

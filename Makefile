@@ -63,6 +63,13 @@ fuzz:
 bench: deps build
 	VINIT_BIN=$(CURDIR)/$(BIN)/vinit VSERVER_BIN=$(CURDIR)/$(BIN)/vserver $(GO) run ./bench/cmd/bench -out bench/RESULTS.md
 
+# soak keeps one guest busy for minutes at the issue's numbers (1,000,000
+# orphans, 10,000 crash-restarts, 1,000 execs, 100 reboots); make test runs a
+# short variant. SOAK_ORPHANS, SOAK_CRASHES, SOAK_EXECS, SOAK_REBOOTS override.
+soak: deps build
+	SOAK=full VINIT_BIN=$(CURDIR)/$(BIN)/vinit VSERVER_BIN=$(CURDIR)/$(BIN)/vserver \
+		$(GO) test -count=1 -v -timeout 60m -run '^TestSoak$$' ./soak/
+
 demo: deps build
 	./demo/run.sh
 

@@ -1,6 +1,9 @@
 package services
 
 import (
+	"errors"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -59,5 +62,20 @@ func TestStartLimit(t *testing.T) {
 	}
 	if _, hit = startLimited(nil, t0, StartLimit{}); hit {
 		t.Fatal("no limit configured, yet limited")
+	}
+}
+
+func TestStartErrorNamesWhatFailed(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&os.PathError{Op: "fork/exec", Path: "/bin/sleep", Err: syscall.ENOENT}, "exec sleep: no such file or directory"},
+		{&os.PathError{Op: "open", Path: "/dev/null", Err: syscall.ENOENT}, "open /dev/null: no such file or directory"},
+		{errors.New("other"), "other"},
+	} {
+		if got := startError("sleep", "/bin/sleep", tc.err).Error(); got != tc.want {
+			t.Errorf("%v: got %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }

@@ -132,7 +132,7 @@ func (u *unit) start() {
 		out.close()
 		u.closeReadiness()
 		u.lastExit = "not started"
-		u.failed(fmt.Sprintf("start: exec %s: %v", u.spec.Command[0], unwrapExec(err)))
+		u.failed(fmt.Sprintf("start: %v", startError(u.spec.Command[0], cmd.Path, err)))
 		return
 	}
 	out.started()
@@ -147,10 +147,13 @@ func (u *unit) start() {
 	u.startReadiness(gen)
 }
 
-func unwrapExec(err error) error {
+// startError phrases a failed start: "exec PROG: REASON" when executing
+// the program failed, else the operation and file that did (opening
+// /dev/null for stdin in a guest without one is not a missing program).
+func startError(prog, path string, err error) error {
 	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
+	if errors.As(err, &pe) && (pe.Path == path || pe.Path == prog || pe.Op == "fork/exec") {
+		return fmt.Errorf("exec %s: %w", prog, pe.Err)
 	}
 	return err
 }

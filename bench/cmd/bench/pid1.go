@@ -237,11 +237,21 @@ sleeps (as for idle RSS); the clock runs from SIGTERM to the init's host pid
 (what ` + "`docker stop`" + ` sends; every init forwards it, sleep dies of it) until the
 init has been waited for and /proc/PID is gone. A bare /bin/sleep as PID 1
 ignores SIGTERM, so *no init* has no stop figure.
+*go floor (minimal Go init)* is bench/helpers/gofloor: catch every signal,
+start the command, forward signals, reap, exit with the status, nothing
+else. It is what any init written in Go pays for the Go runtime; the
+distance between vinit and this row is vinit's own cost.
 `
 
 func lifecycleSection(e *Env) (*Result, error) {
 	res := &Result{Method: lifecycleMethod}
-	withNone := append(append([]Init{}, e.Inits...), noInit)
+	inits := append([]Init{}, e.Inits...)
+	// The Go floor: a minimal Go init (bench/helpers/gofloor), so the
+	// table shows what the Go runtime alone costs next to vinit.
+	if p, err := e.Helper("gofloor"); err == nil {
+		inits = append(inits, Init{Name: goFloor, Path: p, dashes: true})
+	}
+	withNone := append(append([]Init{}, inits...), noInit)
 	runRows, err := interleave(e, "run /bin/true", withNone, Plan{Rounds: e.Runs, Warmup: WarmupRound}, func(in Init) (float64, error) {
 		t0 := time.Now()
 		p, err := startInit(e.Stage, in.Argv("/bin/true"), nil, nil)
@@ -269,7 +279,7 @@ func lifecycleSection(e *Env) (*Result, error) {
 		return res, err
 	}
 
-	stopRows, err := interleave(e, "stop", e.Inits, Plan{Rounds: e.Runs, Warmup: WarmupRound}, func(in Init) (float64, error) {
+	stopRows, err := interleave(e, "stop", inits, Plan{Rounds: e.Runs, Warmup: WarmupRound}, func(in Init) (float64, error) {
 		p, err := startInit(e.Stage, in.Argv("/bin/sleep", "1000"), nil, nil)
 		if err != nil {
 			return 0, err
@@ -295,6 +305,9 @@ func lifecycleSection(e *Env) (*Result, error) {
 	res.Checks = append(res.Checks, RatioCheck(&stop, "stop", "vinit", "tini", 1.5))
 	return res, err
 }
+
+// goFloor names the minimal Go init's row.
+const goFloor = "go floor (minimal Go init)"
 
 // minusRow derives a table whose rows are t's rows minus the named row of
 // the same round; the named row itself is left out.

@@ -47,7 +47,21 @@ func newLoop(sigs *Signals, log *console) *loop {
 
 // run serves events until something sets l.exit.
 func (l *loop) run() int {
-	for l.exit == nil {
+	l.serve(func() bool { return l.exit != nil }, time.Time{}, nil)
+	return *l.exit
+}
+
+// serve handles the loop's events (reaping, signals, posted calls) until
+// done holds, the deadline passes (zero: none) or hurry fires. It reports
+// whether done held. Every phase of vinit runs its events through here.
+func (l *loop) serve(done func() bool, deadline time.Time, hurry <-chan struct{}) bool {
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		timeout = t.C
+	}
+	for !done() {
 		select {
 		case <-l.sigs.Child:
 			l.reap()
@@ -57,9 +71,13 @@ func (l *loop) run() int {
 			}
 		case f := <-l.calls:
 			f()
+		case <-hurry:
+			return false
+		case <-timeout:
+			return false
 		}
 	}
-	return *l.exit
+	return true
 }
 
 // do runs f on the loop and waits for it. Never call it from the loop.

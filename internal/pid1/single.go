@@ -115,18 +115,7 @@ func RunSingle(sigs *Signals, opts SingleOptions) int {
 		}
 	}
 	// Serve until the main process is reaped.
-	for !mainDone {
-		select {
-		case <-l.sigs.Child:
-			l.reap()
-		case s := <-l.sigs.Others:
-			if sig, ok := s.(unix.Signal); ok {
-				l.onSignal(sig)
-			}
-		case f := <-l.calls:
-			f()
-		}
-	}
+	l.serve(func() bool { return mainDone }, time.Time{}, nil)
 	// CMD is gone: sidecars stop in reverse order, then what is left gets
 	// SIGTERM, a grace that ends as soon as nothing is left, then SIGKILL
 	// (catatonit #4/#5: never hang).
@@ -145,21 +134,7 @@ func RunSingle(sigs *Signals, opts SingleOptions) int {
 func (l *loop) stopSidecars(sv *services.Supervisor, deadline time.Time, hurry <-chan struct{}) {
 	done := false
 	sv.StopAll(deadline, func() { done = true })
-	t := time.NewTimer(time.Until(deadline))
-	defer t.Stop()
-	for !done {
-		select {
-		case <-l.sigs.Child:
-			l.reap()
-		case <-l.sigs.Others:
-		case f := <-l.calls:
-			f()
-		case <-hurry:
-			return
-		case <-t.C:
-			return
-		}
-	}
+	l.serve(func() bool { return done }, deadline, hurry)
 }
 
 // finish terminates everything left and reaps it, within grace (+1 s for
@@ -181,24 +156,7 @@ func (l *loop) finish(grace time.Duration, hurry <-chan struct{}) {
 // waitEmpty serves the loop (reaping) until no child is left, the deadline
 // passes or hurry fires. Runs on the loop goroutine.
 func (l *loop) waitEmpty(deadline time.Time, hurry <-chan struct{}) {
-	t := time.NewTimer(time.Until(deadline))
-	defer t.Stop()
-	for {
-		l.reap()
-		if l.noChildren {
-			return
-		}
-		select {
-		case <-l.sigs.Child:
-		case <-l.sigs.Others:
-		case f := <-l.calls:
-			f()
-		case <-hurry:
-			return
-		case <-t.C:
-			return
-		}
-	}
+	l.serve(func() bool { l.reap(); return l.noChildren }, deadline, hurry)
 }
 
 // mainCommand builds the exec.Cmd for CMD: its own process group (so -g and

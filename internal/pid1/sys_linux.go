@@ -1,16 +1,15 @@
 package pid1
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"unsafe"
 
+	"github.com/vserver-go/vserver/internal/proctree"
 	"golang.org/x/sys/unix"
 )
 
@@ -135,44 +134,12 @@ func mountIfMissing(target, fstype string, flags uintptr, data string) error {
 	return nil
 }
 
-// descendants lists the pids below pid, by their parent links in /proc.
-// Used when vinit is not PID 1 and so must not kill(-1).
+// descendants lists the pids below pid. Used when vinit is not PID 1 and
+// so must not kill(-1).
 func descendants(pid int) []int {
-	dir, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	kids := map[int][]int{}
-	for _, e := range dir {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// Field 4 after the ")" that ends the command name.
-		i := bytes.LastIndexByte(data, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(data[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		pp, _ := strconv.Atoi(f[1])
-		kids[pp] = append(kids[pp], p)
-	}
 	var out []int
-	queue := []int{pid}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		for _, k := range kids[p] {
-			out = append(out, k)
-			queue = append(queue, k)
-		}
+	for _, p := range proctree.Descendants(pid) {
+		out = append(out, p.PID)
 	}
 	return out
 }

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"os"
 	"strconv"
-	"strings"
+
+	"github.com/vserver-go/vserver/internal/proctree"
 )
 
 // proc is one process below vinit, as one read of /proc/PID/stat saw it.
@@ -25,61 +26,19 @@ func (p *proc) service() string {
 }
 
 // descendantsOfSelf lists the processes below vinit (as PID 1, everything;
-// as a subreaper, what it started, escaped or not), by parent links in
-// /proc, with their process group and state.
+// as a subreaper, what it started, escaped or not), with their process
+// group and state.
 func descendantsOfSelf() []*proc {
-	dir, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	self := os.Getpid()
-	kids := map[int][]*proc{}
-	for _, e := range dir {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		f := statFields(pid)
-		if len(f) < 3 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		pgid, _ := strconv.Atoi(f[2])
-		kids[ppid] = append(kids[ppid], &proc{pid: pid, pgid: pgid, state: f[0]})
-	}
 	var out []*proc
-	queue := []int{self}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		for _, k := range kids[p] {
-			out = append(out, k)
-			queue = append(queue, k.pid)
-		}
+	for _, p := range proctree.Descendants(os.Getpid()) {
+		out = append(out, &proc{pid: p.PID, pgid: p.PGID, state: p.State})
 	}
 	return out
 }
 
-// statFields returns the fields of /proc/PID/stat after the command name:
-// [0] state, [1] ppid, [2] process group, [3] session, ...
-func statFields(pid int) []string {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return nil
-	}
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return nil
-	}
-	return strings.Fields(string(data[i+1:]))
-}
-
 func procState(pid int) string {
-	f := statFields(pid)
-	if len(f) < 1 {
-		return ""
-	}
-	return f[0]
+	p, _ := proctree.Stat(pid)
+	return p.State
 }
 
 // markerOf returns the service named by pid's VINIT_SERVICE, or "".
